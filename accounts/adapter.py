@@ -1,0 +1,33 @@
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import translation
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Remembers the sign-up language and sends each customer back to it."""
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        user = super().save_user(request, user, form, commit=False)
+        user.name = form.cleaned_data.get("name", "")
+        user.company = form.cleaned_data.get("company", "")
+        user.language = translation.get_language() or user.language
+        if commit:
+            user.save()
+        return user
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        url = super().get_login_redirect_url(request)
+        if url == reverse("accounts:home"):
+            with translation.override(request.user.language):  # type: ignore[union-attr]
+                return reverse("accounts:home")
+        return url
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # E-mails go out in the recipient's language, whatever page triggered them.
+        user = context.get("user")
+        language = getattr(user, "language", None) or translation.get_language()
+        with translation.override(language):
+            super().send_mail(template_prefix, email, context)

@@ -1,0 +1,30 @@
+from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from accounts import views as account_views
+from portal import outbox
+
+urlpatterns = [
+    path("i18n/setlang/", account_views.language_set, name="set_language"),
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path(
+        "",
+        login_not_required(RedirectView.as_view(pattern_name="subscriptions:pricing")),
+        name="root",
+    ),
+]
+
+urlpatterns += i18n_patterns(
+    path("admin/", admin.site.urls),
+    path("auth/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("", include("subscriptions.urls")),
+    path("outbox/", outbox.outbox_list, name="outbox"),
+    path("outbox/<str:message_id>/", outbox.outbox_detail, name="outbox_detail"),
+)
+
+admin.site.site_header = settings.VENDOR_NAME

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SubscriptionsConfig(AppConfig):
+    name = "subscriptions"
+    verbose_name = _("Subscriptions")
+
+    def ready(self) -> None:
+        from subscriptions.gateways import stripe as stripe_gateway
+
+        stripe_gateway.configure()

@@ -1,0 +1,47 @@
+"""Money display: integer minor units plus an ISO currency, formatted by Babel.
+
+Pure: no settings, no active-language lookups; the caller passes the language.
+Never goes through floats: minor units become an exact Decimal.
+"""
+
+from decimal import Decimal
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_currency, get_currency_precision
+
+# The portal speaks French and English; a bare language code gets the locale the design
+# shows ("1 234,56 €" in French, "€1,234.56" in English).
+DEFAULT_LOCALES = {"fr": "fr_FR", "en": "en"}
+FALLBACK_LOCALE = "en"
+
+
+def babel_locale(language: str) -> str:
+    """The Babel locale identifier for a Django language code ("fr", "en", "en-gb", "fr_FR")."""
+    code = (language or "").strip().replace("-", "_")
+    lang, _, region = code.partition("_")
+    lang = lang.lower()
+    candidate = f"{lang}_{region.upper()}" if region else DEFAULT_LOCALES.get(lang, lang)
+    try:
+        Locale.parse(candidate)
+    except (UnknownLocaleError, ValueError):
+        return DEFAULT_LOCALES.get(lang, FALLBACK_LOCALE)
+    return candidate
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """Digits after the decimal point for a currency (2 for EUR, 0 for JPY)."""
+    return int(get_currency_precision(currency.upper()))
+
+
+def to_major_units(amount: int, currency: str) -> Decimal:
+    """4900 EUR cents -> Decimal("49.00"), exactly."""
+    exponent = minor_unit_exponent(currency)
+    return Decimal(int(amount)).scaleb(-exponent)
+
+
+def format_money(amount: int, currency: str, language: str) -> str:
+    """format_money(123456, "EUR", "fr") -> "1 234,56 €"; in "en" -> "€1,234.56"."""
+    currency = currency.upper()
+    return str(
+        format_currency(to_major_units(amount, currency), currency, locale=babel_locale(language))
+    )
