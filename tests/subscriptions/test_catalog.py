@@ -1,0 +1,54 @@
+import pytest
+from django.core.management import call_command
+
+from subscriptions.models import Plan, Price
+
+
+@pytest.mark.django_db
+def test_seeding_the_catalog_twice_creates_it_once_and_keeps_staff_edits():
+    call_command("seed_catalog")
+    Price.objects.filter(plan__code="pro", interval="month", currency="EUR").update(amount=5900)
+    call_command("seed_catalog")
+
+    assert list(Plan.objects.values_list("code", flat=True)) == [
+        "starter",
+        "standard",
+        "pro",
+        "premium",
+    ]
+    assert Price.objects.count() == 18
+    assert Price.objects.get(plan__code="pro", interval="month", currency="EUR").amount == 5900
+
+
+@pytest.mark.django_db
+def test_default_catalog_matches_the_design(catalog):
+    starter, standard, pro, premium = (catalog[c] for c in ("starter", "standard", "pro", "premium"))
+    assert starter.rank < standard.rank < pro.rank < premium.rank
+    # 000: Starter and Standard are yearly with a 12-month commitment, no refund.
+    for plan in (starter, standard):
+        assert {(p.interval, p.commitment_months, p.guarantee_days) for p in plan.prices.all()} == {
+            ("year", 12, 0)
+        }
+    # 000/004: Pro and Premium are monthly, or yearly without commitment, 14-day guarantee.
+    for plan in (pro, premium):
+        assert {(p.interval, p.commitment_months, p.guarantee_days) for p in plan.prices.all()} == {
+            ("month", 0, 14),
+            ("year", 0, 14),
+        }
+    # 001: SMS reminders from Pro; branding and a 24 h reply on Premium.
+    assert not starter.has_feature("sms_reminders")
+    assert not standard.has_feature("sms_reminders")
+    assert pro.has_feature("sms_reminders")
+    assert premium.has_feature("custom_branding")
+    assert not pro.has_feature("custom_branding")
+    assert [p.support_reply_hours for p in (starter, standard, pro, premium)] == [48, 48, 48, 24]
+    # 000: euros, US dollars and pounds sterling.
+    assert set(Price.objects.values_list("currency", flat=True)) == {"EUR", "USD", "GBP"}
+
+
+@pytest.mark.django_db
+def test_tax_is_computed_in_minor_units(catalog):
+    price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
+    assert (price.amount, price.tax_amount, price.total_amount) == (4900, 980, 5880)
+    price.tax_behavior = "inclusive"
+    assert (price.tax_amount, price.total_amount) == (817, 4900)
