@@ -153,8 +153,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 # Stripe moves the money; the portal owns subscriptions and invoices (DESIGN.md).
 # Offline, STRIPE_API_BASE points at localstripe on 127.0.0.1.
-STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_localstripe")
-STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_localstripe")
+# localstripe takes any key; dj-stripe only stores keys of 24+ characters after the prefix.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_localstripe0000000000000")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_localstripe0000000000000")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
 STRIPE_API_VERSION = "2024-04-10"
