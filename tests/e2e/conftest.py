@@ -1,0 +1,122 @@
+"""Browser journeys: Playwright drives Debian's chromium against pytest-django's live server.
+
+Every page a journey loads must pass axe-core without serious or critical violations:
+`page_checked` (the `settle` fixture) runs axe on each newly loaded page, and a journey that
+leaves a loaded page unchecked fails at teardown.
+"""
+
+import os
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+# Playwright's sync API runs an event loop in this thread; the live server's ORM calls
+# happen in its own thread, the test's own ORM calls here are safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = pytest.mark.e2e
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class AccessibilityChecker:
+    def __init__(self) -> None:
+        self.axe = Axe()
+        self.unchecked: list[str] = []
+        self.checked: list[str] = []
+
+    def loaded(self, url: str) -> None:
+        self.unchecked.append(url)
+
+    def check(self, page) -> None:
+        page.wait_for_load_state("load")
+        results = self.axe.run(page)
+        blocking = [
+            f"{v['id']} ({v['impact']}): {v['help']} at "
+            + ", ".join(n["target"][0] for n in v["nodes"][:3])
+            for v in results.response["violations"]
+            if v["impact"] in BLOCKING_IMPACTS
+        ]
+        assert not blocking, f"Accessibility violations on {page.url}:\n" + "\n".join(blocking)
+        self.checked.append(page.url)
+        self.unchecked.clear()
+
+
+@pytest.fixture
+def page(browser, live_server, request):
+    context = browser.new_context(base_url=live_server.url, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    checker = AccessibilityChecker()
+    page.on("load", lambda p: checker.loaded(p.url))
+    page.a11y = checker
+    yield page
+    unchecked = list(checker.unchecked)
+    context.close()
+    if not getattr(request.node, "rep_call_failed", False):
+        assert not unchecked, f"Pages loaded without an accessibility check: {unchecked}"
+
+
+@pytest.fixture
+def settle(page):
+    """Wait for the page that just loaded and run axe on it."""
+
+    def _settle():
+        page.a11y.check(page)
+        return page
+
+    return _settle
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.rep_call_failed = report.failed
+    return report
+
+
+@pytest.fixture
+def email_link(mailoutbox):
+    """The first link containing `fragment` in the newest e-mail sent to `to`."""
+
+    def _link(to, fragment):
+        messages = [m for m in mailoutbox if to in m.to]
+        assert messages, f"no e-mail to {to}"
+        match = re.search(rf"https?://\S*{re.escape(fragment)}\S*", messages[-1].body)
+        assert match, f"no link with {fragment!r} in:\n{messages[-1].body}"
+        return match.group(0)
+
+    return _link
