@@ -226,11 +226,13 @@ def refund_quote(
     # 004: yearly without commitment: nothing for the current month, the full calendar months
     # left after it refunded pro rata, rounded down; service runs to the end of this month.
     # 000: under a commitment nothing is refunded; 004: monthly, nothing for the current month.
+    # Asked before the period starts (a payment taken in advance), the current month is the
+    # period's first, as in cancellation_date: the two always tell the same story.
     if terms.interval == "year" and terms.commitment_months == 0:
         start, end = charge.period_start, charge.period_end
-        if _instant(start) <= moment < _instant(end):
+        if moment < _instant(end):
             total_months = _whole_months(start, end)
-            current = _whole_months(start, now)
+            current = _current_month(start, now)
             left = total_months - (current + 1)
             if left > 0:
                 return RefundQuote(
@@ -264,7 +266,7 @@ def cancellation_date(
     if _instant(now) >= _instant(period_end):
         return period_end
     # 004: yearly without commitment runs to the end of the current month of the period.
-    current = _whole_months(period_start, now) if _instant(now) >= _instant(period_start) else 0
+    current = _current_month(period_start, now)
     month_end = add_months(period_start, current + 1)
     return period_end if _instant(month_end) > _instant(period_end) else month_end
 
@@ -304,7 +306,7 @@ def plan_change_quote(
     if target_rank > current_rank:
         length = (_instant(period_end) - _instant(period_start)) // ONE_SECOND
         left = (_instant(period_end) - _instant(now)) // ONE_SECOND
-        unused = Fraction(min(max(left, 0), length), length)
+        unused = Fraction(min(max(left, 0), length), length) if length else Fraction(0)
         if current_terms.interval == target_terms.interval:
             # Same interval: the price difference for the time left in the period.
             due = (target_price - current_price) * unused
@@ -521,6 +523,14 @@ def _whole_months(start: datetime, moment: datetime) -> int:
     while _instant(add_months(start, months + 1)) <= target:
         months += 1
     return months
+
+
+def _current_month(start: datetime, now: datetime) -> int:
+    """Which calendar month of a period starting at ``start`` ``now`` is in (0-based).
+
+    Before the period starts, the first month (0).
+    """
+    return _whole_months(start, now) if _instant(now) >= _instant(start) else 0
 
 
 def _round_half_up(value: Fraction) -> int:
