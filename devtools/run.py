@@ -84,7 +84,7 @@ def main() -> int:
                     f"  E-mail outbox {portal_url}/fr/outbox/  (staff)",
                     f"  localstripe   {stripe_url}  (webhooks -> {webhook['url']})",
                     "  Demo staff    staff@example.com / demo-staff-2026",
-                    "  Test cards    4242 4242 4242 4242 (ok), 4000 0000 0000 0341 (declined later)",
+                    "  Test cards    4242 4242 4242 4242 (ok), 4000 0000 0000 0341 (declined)",
                     "",
                     "  Ctrl-C stops everything.",
                     "",

@@ -7,6 +7,8 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = _("Subscriptions")
 
     def ready(self) -> None:
+        from subscriptions import webhooks
         from subscriptions.gateways import stripe as stripe_gateway
 
         stripe_gateway.configure()
+        webhooks.connect()

@@ -135,3 +135,319 @@ class Price(models.Model):
         if self.tax_behavior == TaxBehavior.EXCLUSIVE:
             return self.amount + self.tax_amount
         return self.amount
+
+
+class BillingAccount(models.Model):
+    """A customer's payment side: the Stripe customer and the saved card (no card data)."""
+
+    user = models.OneToOneField(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="billing",
+        verbose_name=_("customer"),
+    )
+    stripe_customer_id = models.CharField(_("Stripe customer"), max_length=64, blank=True)
+    payment_method_id = models.CharField(_("Stripe payment method"), max_length=64, blank=True)
+    card_brand = models.CharField(_("card brand"), max_length=32, blank=True)
+    card_last4 = models.CharField(_("card last digits"), max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(_("card expiry month"), null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(_("card expiry year"), null=True, blank=True)
+    card_fingerprint = models.CharField(_("card fingerprint"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("billing account")
+        verbose_name_plural = _("billing accounts")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def has_card(self) -> bool:
+        return bool(self.payment_method_id)
+
+
+class TrialClaim(models.Model):
+    """One trial per customer (001): by verified e-mail, and later by card fingerprint.
+
+    Kept after an account is deleted, holding only a hash of the e-mail address.
+    """
+
+    email_hash = models.CharField(max_length=64, unique=True)
+    card_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("trial claim")
+        verbose_name_plural = _("trial claims")
+
+    def __str__(self) -> str:
+        return self.email_hash[:12]
+
+
+class SubscriptionStatus(models.TextChoices):
+    TRIALING = "trialing", _("trial")
+    ACTIVE = "active", _("active")
+    PAST_DUE = "past_due", _("payment overdue")
+    SUSPENDED = "suspended", _("suspended")
+    INCOMPLETE = "incomplete", _("awaiting first payment")
+    EXPIRED = "expired", _("trial expired")
+    CANCELED = "canceled", _("ended")
+
+
+class Subscription(models.Model):
+    """The portal's own subscription: its plan, price, periods and schedule (DESIGN.md)."""
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        verbose_name=_("customer"),
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, verbose_name=_("plan"))
+    price = models.ForeignKey(
+        Price, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("price")
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=SubscriptionStatus.choices, db_index=True
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    trial_started_at = models.DateTimeField(_("trial started"), null=True, blank=True)
+    trial_ends_at = models.DateTimeField(_("trial ends"), null=True, blank=True)
+    trial_warning_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    purge_notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    purge_at = models.DateTimeField(_("data deletion"), null=True, blank=True)
+    first_paid_at = models.DateTimeField(_("first payment"), null=True, blank=True)
+    # Periods are counted from the anchor so that 31 January renews on 28 February, then
+    # 31 March: calendar months from the start, clamped (DESIGN.md 6), never drifting.
+    anchor_at = models.DateTimeField(_("billing anchor"), null=True, blank=True)
+    period_index = models.PositiveIntegerField(_("period number"), default=0)
+    current_period_start = models.DateTimeField(_("period start"), null=True, blank=True)
+    current_period_end = models.DateTimeField(_("period end"), null=True, blank=True)
+    # The one indexed due date the billing task scans: trial end, renewal, or nothing.
+    next_billing_at = models.DateTimeField(_("next charge"), null=True, blank=True)
+    renewal_reminder_sent_for = models.DateTimeField(null=True, blank=True, editable=False)
+    suspended_at = models.DateTimeField(_("suspended"), null=True, blank=True)
+    cancel_at = models.DateTimeField(_("service ends"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        indexes = [models.Index(fields=["next_billing_at"], name="subscription_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(
+                    status__in=["trialing", "active", "past_due", "suspended", "incomplete"]
+                ),
+                name="subscription_one_live_per_customer",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.plan.code} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        """The contract reference shown to the customer and staff."""
+        return f"C-{self.pk:06d}" if self.pk else ""
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def interval(self) -> str:
+        return self.price.interval if self.price else ""
+
+
+LIVE_STATUSES = (
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.PAST_DUE,
+    SubscriptionStatus.SUSPENDED,
+    SubscriptionStatus.INCOMPLETE,
+)
+
+
+class InvoiceSequence(models.Model):
+    """Gapless invoice numbers per year (French invoicing rules): one locked row per year."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("invoice sequence")
+        verbose_name_plural = _("invoice sequences")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class InvoiceKind(models.TextChoices):
+    FIRST = "first", _("subscription")
+    RENEWAL = "renewal", _("renewal")
+    PRORATION = "proration", _("plan change")
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open", _("awaiting payment")
+    PAID = "paid", _("paid")
+    UNCOLLECTIBLE = "uncollectible", _("unpaid")
+    VOID = "void", _("void")
+
+
+class Invoice(models.Model):
+    """An invoice the portal issued; numbered when issued, never renumbered or deleted."""
+
+    number = models.CharField(_("number"), max_length=16, unique=True)
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="invoices",
+        verbose_name=_("customer"),
+    )
+    subscription = models.ForeignKey(
+        Subscription,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="invoices",
+        verbose_name=_("subscription"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=InvoiceKind.choices)
+    status = models.CharField(
+        _("status"), max_length=13, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    subtotal = models.IntegerField(_("subtotal (minor units)"))
+    tax = models.IntegerField(_("tax (minor units)"))
+    total = models.IntegerField(_("total (minor units)"))
+    tax_rate_bps = models.PositiveIntegerField(_("tax rate (basis points)"))
+    period_start = models.DateTimeField(_("period start"))
+    period_end = models.DateTimeField(_("period end"))
+    issued_at = models.DateTimeField(_("issued"))
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    # Seller and buyer as they were when the invoice was issued (legal retention).
+    seller = models.JSONField(_("seller"), default=dict)
+    buyer = models.JSONField(_("buyer"), default=dict)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+    # Dunning: the next automatic retry (004: days 1, 3 and 7 after the first failure).
+    next_retry_at = models.DateTimeField(_("next retry"), null=True, blank=True, db_index=True)
+    retries_scheduled = models.JSONField(default=list, blank=True)
+    first_failed_at = models.DateTimeField(_("first failure"), null=True, blank=True)
+    stripe_charge_id = models.CharField(
+        _("Stripe charge"), max_length=64, blank=True, db_index=True
+    )
+    amount_refunded = models.IntegerField(_("refunded (minor units)"), default=0)
+    stripe_payment_intent_id = models.CharField(
+        _("Stripe payment intent"), max_length=64, blank=True, db_index=True
+    )
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        constraints = [
+            # A period is billed once, however often the renewal task runs.
+            models.UniqueConstraint(
+                fields=["subscription", "period_start"],
+                condition=models.Q(kind__in=["first", "renewal"], status__in=["open", "paid"]),
+                name="invoice_one_per_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    description = models.CharField(_("description"), max_length=255)
+    amount = models.IntegerField(_("amount (minor units)"))
+    period_start = models.DateTimeField(_("from"))
+    period_end = models.DateTimeField(_("to"))
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class AttemptStatus(models.TextChoices):
+    PENDING = "pending", _("in progress")
+    SUCCEEDED = "succeeded", _("succeeded")
+    FAILED = "failed", _("failed")
+    REQUIRES_ACTION = "requires_action", _("needs authentication")
+
+
+class PaymentAttempt(models.Model):
+    """One try at charging an invoice; its id is the Stripe idempotency key's source."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=AttemptStatus.choices, default=AttemptStatus.PENDING
+    )
+    amount = models.IntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    payment_intent_id = models.CharField(_("Stripe payment intent"), max_length=64, blank=True)
+    client_secret = models.CharField(max_length=255, blank=True, editable=False)
+    failure_code = models.CharField(_("failure code"), max_length=64, blank=True)
+    failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=16)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["invoice", "number"]
+        verbose_name = _("payment attempt")
+        verbose_name_plural = _("payment attempts")
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "number"], name="attempt_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice.number} #{self.number}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"portal-invoice-{self.invoice_id}-attempt-{self.number}"
+
+
+class AuditEvent(models.Model):
+    """What happened to a customer, written by services: the timeline staff read."""
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="audit_events",
+        verbose_name=_("customer"),
+    )
+    actor = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    kind = models.CharField(_("event"), max_length=48, db_index=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return self.kind

@@ -1,6 +1,20 @@
 from dataclasses import dataclass
+from datetime import datetime
 
-from subscriptions.models import Currency, Plan, Price
+from django.db.models import QuerySet
+
+from accounts.models import User
+from subscriptions.models import (
+    LIVE_STATUSES,
+    BillingAccount,
+    Currency,
+    Invoice,
+    InvoiceStatus,
+    Plan,
+    Price,
+    Subscription,
+    SubscriptionStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -13,9 +27,38 @@ def pricing_table(*, currency: str) -> list[PricingRow]:
     """Offered plans with their offered prices in one currency, monthly before yearly."""
     if currency not in Currency.values:
         currency = Currency.EUR
-    plans = Plan.objects.filter(is_active=True).order_by("rank")
+    plans = list(Plan.objects.filter(is_active=True).order_by("rank"))
     prices = Price.objects.filter(plan__in=plans, currency=currency, is_active=True)
     by_plan: dict[int, list[Price]] = {}
     for price in sorted(prices, key=lambda p: p.interval != "month"):
         by_plan.setdefault(price.plan_id, []).append(price)
     return [PricingRow(plan, by_plan[plan.pk]) for plan in plans if plan.pk in by_plan]
+
+
+def subscription_current(*, user: User) -> Subscription | None:
+    """The customer's live subscription, else the most recent one (ended, expired)."""
+    base = Subscription.objects.filter(user=user).select_related("plan", "price", "price__plan")
+    return base.filter(status__in=LIVE_STATUSES).first() or base.order_by("-created_at").first()
+
+
+def billing_account(*, user: User) -> BillingAccount | None:
+    return BillingAccount.objects.filter(user=user).first()
+
+
+def invoice_for_user(*, user: User, number: str) -> Invoice | None:
+    return (
+        Invoice.objects.filter(user=user, number=number)
+        .select_related("subscription", "subscription__plan")
+        .first()
+    )
+
+
+def invoices_open(*, user: User) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(user=user, status=InvoiceStatus.OPEN).order_by("issued_at")
+
+
+def trial_days_left(subscription: Subscription, *, now: datetime) -> int:
+    if subscription.status != SubscriptionStatus.TRIALING or subscription.trial_ends_at is None:
+        return 0
+    seconds = (subscription.trial_ends_at - now).total_seconds()
+    return max(0, int(-(-seconds // 86400)))  # a day started counts as a day left

@@ -6,6 +6,8 @@ from subscriptions import catalog as default_catalog
 from subscriptions.models import Plan, Price
 from tests.factories import UserFactory
 
+pytest_plugins = ["tests.stripe_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
@@ -33,3 +35,26 @@ def customer(db):
 def customer_client(client, customer):
     client.force_login(customer)
     return client
+
+
+@pytest.fixture
+def stripe_server(localstripe, settings):
+    """localstripe for this test, with the portal's gateway pointed at it."""
+    return localstripe
+
+
+@pytest.fixture
+def add_card(stripe_server):
+    """Save a card for a customer the way Stripe.js does: a SetupIntent confirmed with a
+    payment method, then the portal's card_save with the SetupIntent's id."""
+    import stripe
+
+    from subscriptions import services
+
+    def _add(user, payment_method="pm_card_visa"):
+        client_secret = services.card_setup_start(user=user)
+        setup_intent_id = client_secret.split("_secret_")[0]
+        stripe.SetupIntent.confirm(setup_intent_id, payment_method=payment_method)
+        return services.card_save(user=user, setup_intent_id=setup_intent_id)
+
+    return _add

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_production_settings_pass_check_deploy_without_warnings():
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "DJANGO_SETTINGS_MODULE": "portal.settings.production",
         "DJANGO_SECRET_KEY": "x9!fK2#pQ7zL0vB8nM4cR6tY1wE3uI5oP2aS7dF9gH4jK6lZ8xC0vB3nM5qW7eR9",
         "DJANGO_ALLOWED_HOSTS": "portal.example.com",

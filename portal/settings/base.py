@@ -10,7 +10,9 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me-in-production-0123")
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me-in-production-0123"
+)
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
@@ -45,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.UserTimezoneMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -141,7 +144,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery: eager on the embedded default (no broker), Redis or RabbitMQ in production.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://"
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -149,7 +154,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "billing-run": {"task": "subscriptions.tasks.billing_run", "schedule": 300.0},
+    "stripe-events-retry": {"task": "subscriptions.tasks.stripe_events_retry", "schedule": 900.0},
+}
 
 # Stripe moves the money; the portal owns subscriptions and invoices (DESIGN.md).
 # Offline, STRIPE_API_BASE points at localstripe on 127.0.0.1.
@@ -168,6 +176,13 @@ DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 
 # The vendor who sells the subscriptions (invoices, e-mails).
 VENDOR_NAME = env("VENDOR_NAME", default="e-confiance SAS")
+VENDOR_ADDRESS = env("VENDOR_ADDRESS", default="12 rue de la Paix, 75002 Paris, France")
+VENDOR_VAT_NUMBER = env("VENDOR_VAT_NUMBER", default="FR00123456789")
+# Absolute links in e-mails sent outside a request (tasks).
+# 001: an expired trial stays readable for export for this long, then its data is deleted.
+TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)
+STRIPE_EVENT_RETRY_DAYS = 3
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@portal.localhost")
 
 LOGGING = {
@@ -175,4 +190,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"stripe": {"level": "WARNING"}},
 }

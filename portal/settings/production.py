@@ -35,4 +35,3 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 CELERY_TASK_ALWAYS_EAGER = False
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
-

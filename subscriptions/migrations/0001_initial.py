@@ -6,53 +6,140 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=32, unique=True, verbose_name='code')),
-                ('name_en', models.CharField(max_length=80, verbose_name='name (English)')),
-                ('name_fr', models.CharField(max_length=80, verbose_name='name (French)')),
-                ('description_en', models.TextField(blank=True, verbose_name='description (English)')),
-                ('description_fr', models.TextField(blank=True, verbose_name='description (French)')),
-                ('rank', models.PositiveSmallIntegerField(unique=True, verbose_name='rank')),
-                ('features', models.JSONField(default=list, validators=[subscriptions.models.validate_features], verbose_name='features')),
-                ('support_reply_hours', models.PositiveSmallIntegerField(verbose_name='support reply target (hours)')),
-                ('is_active', models.BooleanField(default=True, verbose_name='offered')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=32, unique=True, verbose_name="code")),
+                ("name_en", models.CharField(max_length=80, verbose_name="name (English)")),
+                ("name_fr", models.CharField(max_length=80, verbose_name="name (French)")),
+                (
+                    "description_en",
+                    models.TextField(blank=True, verbose_name="description (English)"),
+                ),
+                (
+                    "description_fr",
+                    models.TextField(blank=True, verbose_name="description (French)"),
+                ),
+                ("rank", models.PositiveSmallIntegerField(unique=True, verbose_name="rank")),
+                (
+                    "features",
+                    models.JSONField(
+                        default=list,
+                        validators=[subscriptions.models.validate_features],
+                        verbose_name="features",
+                    ),
+                ),
+                (
+                    "support_reply_hours",
+                    models.PositiveSmallIntegerField(verbose_name="support reply target (hours)"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="offered")),
             ],
             options={
-                'verbose_name': 'plan',
-                'verbose_name_plural': 'plans',
-                'ordering': ['rank'],
+                "verbose_name": "plan",
+                "verbose_name_plural": "plans",
+                "ordering": ["rank"],
             },
         ),
         migrations.CreateModel(
-            name='Price',
+            name="Price",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('interval', models.CharField(choices=[('month', 'monthly'), ('year', 'yearly')], max_length=5, verbose_name='billing interval')),
-                ('commitment_months', models.PositiveSmallIntegerField(default=0, verbose_name='commitment (months)')),
-                ('currency', models.CharField(choices=[('EUR', 'EUR'), ('USD', 'USD'), ('GBP', 'GBP')], max_length=3, verbose_name='currency')),
-                ('amount', models.PositiveIntegerField(verbose_name='amount (minor units)')),
-                ('tax_behavior', models.CharField(choices=[('exclusive', 'tax added to the price'), ('inclusive', 'tax included in the price')], default='exclusive', max_length=9, verbose_name='tax behaviour')),
-                ('tax_rate_bps', models.PositiveIntegerField(default=2000, help_text='2000 = 20 %', verbose_name='tax rate (basis points)')),
-                ('guarantee_days', models.PositiveSmallIntegerField(default=14, help_text='0 disables the guarantee.', verbose_name='money-back guarantee (days)')),
-                ('renewal_grace_business_days', models.PositiveSmallIntegerField(default=5, verbose_name='forgotten-renewal refund window (business days)')),
-                ('is_active', models.BooleanField(default=True, verbose_name='offered')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='prices', to='subscriptions.plan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "interval",
+                    models.CharField(
+                        choices=[("month", "monthly"), ("year", "yearly")],
+                        max_length=5,
+                        verbose_name="billing interval",
+                    ),
+                ),
+                (
+                    "commitment_months",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="commitment (months)"),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        choices=[("EUR", "EUR"), ("USD", "USD"), ("GBP", "GBP")],
+                        max_length=3,
+                        verbose_name="currency",
+                    ),
+                ),
+                ("amount", models.PositiveIntegerField(verbose_name="amount (minor units)")),
+                (
+                    "tax_behavior",
+                    models.CharField(
+                        choices=[
+                            ("exclusive", "tax added to the price"),
+                            ("inclusive", "tax included in the price"),
+                        ],
+                        default="exclusive",
+                        max_length=9,
+                        verbose_name="tax behaviour",
+                    ),
+                ),
+                (
+                    "tax_rate_bps",
+                    models.PositiveIntegerField(
+                        default=2000,
+                        help_text="2000 = 20 %",
+                        verbose_name="tax rate (basis points)",
+                    ),
+                ),
+                (
+                    "guarantee_days",
+                    models.PositiveSmallIntegerField(
+                        default=14,
+                        help_text="0 disables the guarantee.",
+                        verbose_name="money-back guarantee (days)",
+                    ),
+                ),
+                (
+                    "renewal_grace_business_days",
+                    models.PositiveSmallIntegerField(
+                        default=5, verbose_name="forgotten-renewal refund window (business days)"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="offered")),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="prices",
+                        to="subscriptions.plan",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'price',
-                'verbose_name_plural': 'prices',
-                'ordering': ['plan__rank', 'interval', 'currency'],
-                'constraints': [models.UniqueConstraint(fields=('plan', 'interval', 'currency'), name='price_unique_plan_interval_currency'), models.CheckConstraint(condition=models.Q(('commitment_months__lte', 12)), name='price_commitment_at_most_12')],
+                "verbose_name": "price",
+                "verbose_name_plural": "prices",
+                "ordering": ["plan__rank", "interval", "currency"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("plan", "interval", "currency"),
+                        name="price_unique_plan_interval_currency",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("commitment_months__lte", 12)),
+                        name="price_commitment_at_most_12",
+                    ),
+                ],
             },
         ),
     ]

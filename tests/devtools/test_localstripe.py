@@ -264,7 +264,10 @@ def test_dj_stripe_accepts_and_stores_a_localstripe_event(
     django_conf = pytest.importorskip("django.conf")
     if not django_conf.settings.configured:
         pytest.skip("Django settings are not configured")
+    from django.db import connection
+    print("NAME0", connection.settings_dict["NAME"])
     request.getfixturevalue("db")
+    print("NAME1", connection.settings_dict["NAME"])
     client = request.getfixturevalue("client")
     from django.urls import reverse
     from djstripe.enums import WebhookEndpointStatus

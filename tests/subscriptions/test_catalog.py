@@ -22,7 +22,9 @@ def test_seeding_the_catalog_twice_creates_it_once_and_keeps_staff_edits():
 
 @pytest.mark.django_db
 def test_default_catalog_matches_the_design(catalog):
-    starter, standard, pro, premium = (catalog[c] for c in ("starter", "standard", "pro", "premium"))
+    starter, standard, pro, premium = (
+        catalog[c] for c in ("starter", "standard", "pro", "premium")
+    )
     assert starter.rank < standard.rank < pro.rank < premium.rank
     # 000: Starter and Standard are yearly with a 12-month commitment, no refund.
     for plan in (starter, standard):

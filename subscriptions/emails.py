@@ -1,0 +1,28 @@
+"""Customer e-mails: rendered in the recipient's language and time zone, sent after commit."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from accounts.models import User
+
+
+def render(template: str, context: dict[str, Any], *, language: str, tz: str) -> dict[str, str]:
+    with translation.override(language), timezone.override(tz):
+        full = {"vendor_name": settings.VENDOR_NAME, "site_url": settings.SITE_URL, **context}
+        subject = render_to_string(f"emails/{template}_subject.txt", full).strip()
+        text = render_to_string(f"emails/{template}.txt", full)
+        html = render_to_string(f"emails/{template}.html", full)
+    return {"subject": " ".join(subject.split()), "text": text, "html": html}
+
+
+def email_user(user: User, template: str, context: dict[str, Any]) -> None:
+    """Queue an e-mail to the customer once the current transaction commits."""
+    from subscriptions.tasks import email_send
+
+    message = render(template, {"user": user, **context}, language=user.language, tz=user.time_zone)
+    to = user.email
+    transaction.on_commit(lambda: email_send.delay(to=to, **message))

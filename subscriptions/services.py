@@ -1,0 +1,923 @@
+"""Every change to subscriptions, invoices and payments: one function per use case.
+
+Each function owns its transaction, locks the rows it changes, records an audit event,
+queues e-mails after commit and calls Stripe outside the transaction with an idempotency
+key derived from our own row (DESIGN.md, STYLE.md).
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from subscriptions import emails, policy
+from subscriptions.gateways import stripe as gateway
+from subscriptions.models import (
+    AttemptStatus,
+    AuditEvent,
+    BillingAccount,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceSequence,
+    InvoiceStatus,
+    PaymentAttempt,
+    Plan,
+    Price,
+    Subscription,
+    SubscriptionStatus,
+    TaxBehavior,
+    TrialClaim,
+)
+
+logger = logging.getLogger(__name__)
+
+TRIAL_DAYS = 15  # 001
+TRIAL_WARNING_DAYS = 3  # 001: "quelques jours avant la fin"
+BATCH_SIZE = 200
+
+
+class SubscriptionError(Exception):
+    """A rule or a payment said no; the message is shown to the customer as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def audit(
+    *,
+    user: User | None,
+    kind: str,
+    subscription: Subscription | None = None,
+    actor: User | None = None,
+    **data: Any,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        user=user, actor=actor, subscription=subscription, kind=kind, data=data
+    )
+
+
+# --- terms and periods -----------------------------------------------------------------------
+
+
+def price_terms(price: Price) -> policy.Terms:
+    return policy.Terms(
+        interval=price.interval,
+        commitment_months=price.commitment_months,
+        guarantee_days=price.guarantee_days,
+        renewal_grace_business_days=price.renewal_grace_business_days,
+    )
+
+
+def period_bounds(*, anchor: datetime, index: int, price: Price) -> tuple[datetime, datetime]:
+    """Period `index` of a subscription anchored at `anchor`: calendar months, clamped."""
+    months = policy.MONTHS_PER_INTERVAL[price.interval]
+    return (
+        policy.add_months(anchor, index * months),
+        policy.add_months(anchor, (index + 1) * months),
+    )
+
+
+def _email_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+# --- trial (001) -----------------------------------------------------------------------------
+
+
+def trial_start(*, user: User, plan: Plan, now: datetime) -> Subscription:
+    """A 15-day trial without a card; one per customer (same e-mail, or later same card)."""
+    if not EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists():
+        raise SubscriptionError(_("Please verify your e-mail address before starting a trial."))
+    dates = policy.trial_dates(now, length_days=TRIAL_DAYS, warning_days=TRIAL_WARNING_DAYS)
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)
+        if Subscription.objects.filter(user=user, status__in=_live()).exists():
+            raise SubscriptionError(_("You already have a subscription."))
+        billing = BillingAccount.objects.filter(user=user).first()
+        used = TrialClaim.objects.filter(email_hash=_email_hash(user.email)).exists() or (
+            billing is not None
+            and billing.card_fingerprint != ""
+            and TrialClaim.objects.filter(card_fingerprint=billing.card_fingerprint).exists()
+        )
+        if used:
+            raise SubscriptionError(
+                _("You have already used your free trial: you can subscribe to a plan instead.")
+            )
+        try:
+            with transaction.atomic():
+                TrialClaim.objects.create(
+                    email_hash=_email_hash(user.email),
+                    card_fingerprint=billing.card_fingerprint if billing else "",
+                )
+        except IntegrityError as exc:
+            raise SubscriptionError(
+                _("You have already used your free trial: you can subscribe to a plan instead.")
+            ) from exc
+        subscription = Subscription.objects.create(
+            user=user,
+            plan=plan,
+            status=SubscriptionStatus.TRIALING,
+            currency=_default_currency(user),
+            trial_started_at=now,
+            trial_ends_at=dates.ends_at,
+            next_billing_at=dates.ends_at,
+        )
+        audit(
+            user=user,
+            kind="trial_started",
+            subscription=subscription,
+            plan=plan.code,
+            ends_at=dates.ends_at.isoformat(),
+        )
+        emails.email_user(user, "trial_started", {"subscription": subscription})
+    return subscription
+
+
+def _default_currency(user: User) -> str:
+    return {"GB": "GBP", "US": "USD"}.get(user.country, "EUR")
+
+
+def _live() -> tuple[str, ...]:
+    return (
+        SubscriptionStatus.TRIALING,
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.PAST_DUE,
+        SubscriptionStatus.SUSPENDED,
+        SubscriptionStatus.INCOMPLETE,
+    )
+
+
+def trial_warn(*, subscription: Subscription, now: datetime) -> bool:
+    """001: a warning e-mail 3 days before the trial ends; sent once."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update()
+            .select_related("user", "price")
+            .get(pk=subscription.pk)
+        )
+        if sub.status != SubscriptionStatus.TRIALING or sub.trial_warning_sent_at:
+            return False
+        sub.trial_warning_sent_at = now
+        sub.save(update_fields=["trial_warning_sent_at"])
+        audit(user=sub.user, kind="trial_warning_sent", subscription=sub)
+        emails.email_user(
+            sub.user,
+            "trial_ending",
+            {"subscription": sub, "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS},
+        )
+    return True
+
+
+def trial_expire(*, subscription: Subscription, now: datetime) -> bool:
+    """A trial that ends without a plan and a card: read-only, data deleted after a grace."""
+    dates = policy.trial_dates(
+        subscription.trial_started_at or now,
+        length_days=TRIAL_DAYS,
+        warning_days=TRIAL_WARNING_DAYS,
+        purge_grace_days=settings.TRIAL_PURGE_GRACE_DAYS,
+    )
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update().select_related("user").get(pk=subscription.pk)
+        )
+        if sub.status != SubscriptionStatus.TRIALING:
+            return False
+        sub.status = SubscriptionStatus.EXPIRED
+        sub.ended_at = now
+        sub.next_billing_at = None
+        sub.purge_at = dates.purge_at
+        sub.save(update_fields=["status", "ended_at", "next_billing_at", "purge_at"])
+        audit(
+            user=sub.user,
+            kind="trial_expired",
+            subscription=sub,
+            purge_at=dates.purge_at.isoformat(),
+        )
+        emails.email_user(sub.user, "trial_expired", {"subscription": sub})
+    return True
+
+
+# --- card (Stripe.js SetupIntent) ------------------------------------------------------------
+
+
+def billing_account_for(*, user: User) -> BillingAccount:
+    """The customer's billing account, with a Stripe customer (created once)."""
+    account, _created = BillingAccount.objects.get_or_create(user=user)
+    if not account.stripe_customer_id:
+        customer_id = gateway.customer_create(
+            email=user.email, name=user.name or user.email, user_id=user.pk
+        )
+        BillingAccount.objects.filter(pk=account.pk, stripe_customer_id="").update(
+            stripe_customer_id=customer_id
+        )
+        account.refresh_from_db()
+    return account
+
+
+def card_setup_start(*, user: User) -> str:
+    """The client secret of a SetupIntent for Stripe.js to collect a card."""
+    try:
+        account = billing_account_for(user=user)
+        return gateway.setup_intent_create(customer_id=account.stripe_customer_id)
+    except gateway.GatewayError as exc:
+        raise SubscriptionError(exc.message) from exc
+
+
+def card_save(*, user: User, setup_intent_id: str) -> BillingAccount:
+    """Keep the card a SetupIntent saved as the default; detach the one it replaces."""
+    account = billing_account_for(user=user)
+    try:
+        pm_id = gateway.setup_intent_payment_method(
+            setup_intent_id=setup_intent_id, customer_id=account.stripe_customer_id
+        )
+        card = gateway.card_attach(customer_id=account.stripe_customer_id, payment_method_id=pm_id)
+    except gateway.GatewayError as exc:
+        raise SubscriptionError(exc.message) from exc
+    with transaction.atomic():
+        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        old = account.payment_method_id
+        account.payment_method_id = card.payment_method_id
+        account.card_brand = card.brand
+        account.card_last4 = card.last4
+        account.card_exp_month = card.exp_month
+        account.card_exp_year = card.exp_year
+        account.card_fingerprint = card.fingerprint
+        account.save()
+        audit(user=user, kind="card_saved", brand=card.brand, last4=card.last4)
+    if old and old != card.payment_method_id:
+        try:
+            gateway.card_detach(old)
+        except gateway.GatewayError:
+            logger.warning("could not detach %s; it stays attached but unused", old)
+    return account
+
+
+def _card_used_for_another_trial(user: User, account: BillingAccount) -> bool:
+    if not account.card_fingerprint:
+        return False
+    return (
+        TrialClaim.objects.filter(card_fingerprint=account.card_fingerprint)
+        .exclude(email_hash=_email_hash(user.email))
+        .exists()
+    )
+
+
+# --- subscribe -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutQuote:
+    """What the subscribe page shows before the customer confirms, and what is then done."""
+
+    price: Price
+    subtotal: int
+    tax: int
+    total: int
+    first_charge_at: datetime
+    renews_at: datetime
+    charged_now: bool
+
+
+def checkout_quote(*, user: User, price: Price, now: datetime) -> CheckoutQuote:
+    trial = Subscription.objects.filter(user=user, status=SubscriptionStatus.TRIALING).first()
+    start = trial.trial_ends_at if trial and trial.trial_ends_at else now
+    subtotal, tax, total = invoice_amounts(price)
+    months = policy.MONTHS_PER_INTERVAL[price.interval]
+    return CheckoutQuote(
+        price=price,
+        subtotal=subtotal,
+        tax=tax,
+        total=total,
+        first_charge_at=start,
+        renews_at=policy.add_months(start, months),
+        charged_now=start <= now,
+    )
+
+
+def invoice_amounts(price: Price) -> tuple[int, int, int]:
+    """(subtotal, tax, total) in minor units for one period of a price."""
+    tax = price.tax_amount
+    if price.tax_behavior == TaxBehavior.EXCLUSIVE:
+        return price.amount, tax, price.amount + tax
+    return price.amount - tax, tax, price.amount
+
+
+def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
+    """Subscribe with the saved card: a trial keeps its data and is billed at its end;
+    anyone else is charged at once (the first invoice)."""
+    account = BillingAccount.objects.filter(user=user).first()
+    if account is None or not account.has_card:
+        raise SubscriptionError(_("Please add a card first."))
+    if not price.is_active or not price.plan.is_active:
+        raise SubscriptionError(_("This plan is no longer offered."))
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)
+        live = Subscription.objects.filter(user=user, status__in=_live()).first()
+        if live and live.status == SubscriptionStatus.TRIALING:
+            if _card_used_for_another_trial(user, account):
+                # 001: one trial per card: this trial ends now and billing starts today.
+                live.trial_ends_at = now
+                live.next_billing_at = now
+                audit(user=user, kind="trial_forfeited_card_reused", subscription=live)
+            live.plan = price.plan
+            live.price = price
+            live.currency = price.currency
+            live.save(
+                update_fields=["plan", "price", "currency", "trial_ends_at", "next_billing_at"]
+            )
+            TrialClaim.objects.filter(
+                email_hash=_email_hash(user.email), card_fingerprint=""
+            ).update(card_fingerprint=account.card_fingerprint)
+            audit(
+                user=user,
+                kind="plan_chosen",
+                subscription=live,
+                price=price.pk,
+                first_charge_at=live.trial_ends_at.isoformat() if live.trial_ends_at else "",
+            )
+            if live.next_billing_at and live.next_billing_at > now:
+                emails.email_user(user, "subscription_scheduled", {"subscription": live})
+                return live
+            subscription = live
+        elif live and live.status == SubscriptionStatus.INCOMPLETE:
+            subscription = live
+            if subscription.price_id != price.pk:
+                _void_open_invoices(subscription)
+                subscription.plan = price.plan
+                subscription.price = price
+                subscription.currency = price.currency
+                subscription.save(update_fields=["plan", "price", "currency"])
+        elif live:
+            raise SubscriptionError(_("You already have a subscription."))
+        else:
+            subscription = Subscription.objects.create(
+                user=user,
+                plan=price.plan,
+                price=price,
+                currency=price.currency,
+                status=SubscriptionStatus.INCOMPLETE,
+            )
+            audit(user=user, kind="subscription_created", subscription=subscription, price=price.pk)
+    # The customer is here: a decline is shown on the page (no dunning) and they try again.
+    invoice = _first_invoice(
+        subscription=subscription, start=now, now=now, unpaid=SubscriptionStatus.INCOMPLETE
+    )
+    attempt = invoice_charge(invoice=invoice, trigger="checkout", now=now)
+    subscription.refresh_from_db()
+    _raise_if_failed(attempt)
+    return subscription
+
+
+def _void_open_invoices(subscription: Subscription) -> None:
+    Invoice.objects.filter(subscription=subscription, status=InvoiceStatus.OPEN).update(
+        status=InvoiceStatus.VOID, next_retry_at=None
+    )
+
+
+def _trial_convert(*, subscription: Subscription, now: datetime) -> PaymentAttempt:
+    """001: at the end of the trial, with a plan and a card, the first invoice is charged;
+    a failure there follows the dunning schedule (004), the customer not being present."""
+    start = subscription.trial_ends_at or now
+    invoice = _first_invoice(
+        subscription=subscription, start=start, now=now, unpaid=SubscriptionStatus.ACTIVE
+    )
+    return invoice_charge(invoice=invoice, trigger="trial_end", now=now)
+
+
+def _first_invoice(
+    *, subscription: Subscription, start: datetime, now: datetime, unpaid: str
+) -> Invoice:
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update()
+            .select_related("price", "user")
+            .get(pk=subscription.pk)
+        )
+        existing = Invoice.objects.filter(
+            subscription=sub, kind=InvoiceKind.FIRST, status=InvoiceStatus.OPEN
+        ).first()
+        if existing:
+            return existing
+        if sub.price is None:
+            raise SubscriptionError(_("Please choose a plan first."))
+        sub.status = unpaid
+        sub.anchor_at = start
+        sub.period_index = 0
+        sub.current_period_start, sub.current_period_end = period_bounds(
+            anchor=start, index=0, price=sub.price
+        )
+        sub.next_billing_at = None
+        sub.save(
+            update_fields=[
+                "status",
+                "anchor_at",
+                "period_index",
+                "current_period_start",
+                "current_period_end",
+                "next_billing_at",
+            ]
+        )
+        return _invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.FIRST,
+            period_start=sub.current_period_start,
+            period_end=sub.current_period_end,
+            now=now,
+        )
+
+
+def _invoice_issue(
+    *,
+    subscription: Subscription,
+    kind: str,
+    period_start: datetime,
+    period_end: datetime,
+    now: datetime,
+    amounts: tuple[int, int, int] | None = None,
+    description: str = "",
+) -> Invoice:
+    """Issue a numbered invoice (inside the caller's transaction)."""
+    price = subscription.price
+    if price is None:
+        raise SubscriptionError(_("Please choose a plan first."))
+    user = subscription.user
+    subtotal, tax, total = amounts or invoice_amounts(price)
+    invoice = Invoice.objects.create(
+        number=_next_invoice_number(now),
+        user=user,
+        subscription=subscription,
+        kind=kind,
+        currency=price.currency,
+        subtotal=subtotal,
+        tax=tax,
+        total=total,
+        tax_rate_bps=price.tax_rate_bps,
+        period_start=period_start,
+        period_end=period_end,
+        issued_at=now,
+        seller={
+            "name": settings.VENDOR_NAME,
+            "address": settings.VENDOR_ADDRESS,
+            "vat_number": settings.VENDOR_VAT_NUMBER,
+        },
+        buyer={
+            "name": user.name,
+            "company": user.company,
+            "email": user.email,
+            "country": user.country,
+        },
+        language=user.language,
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        description=description
+        or f"{price.plan.name_en} / {price.plan.name_fr} ({price.interval})",
+        amount=subtotal,
+        period_start=period_start,
+        period_end=period_end,
+    )
+    audit(
+        user=user,
+        kind="invoice_issued",
+        subscription=subscription,
+        invoice=invoice.number,
+        total=total,
+        currency=price.currency,
+    )
+    return invoice
+
+
+def _next_invoice_number(now: datetime) -> str:
+    """Gapless per year: one locked counter row per year, taken inside the caller's
+    transaction, so a rolled-back invoice gives its number back."""
+    year = now.year
+    InvoiceSequence.objects.get_or_create(year=year)
+    sequence = InvoiceSequence.objects.select_for_update().get(year=year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"{year}-{sequence.last_number:06d}"
+
+
+# --- charging --------------------------------------------------------------------------------
+
+
+def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentAttempt:
+    """Charge an open invoice on the saved card, once: the attempt row is created under the
+    invoice's lock and gives the idempotency key, so two workers never charge twice."""
+    with transaction.atomic():
+        inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        last = inv.attempts.order_by("-number").first()
+        if inv.status != InvoiceStatus.OPEN:
+            if last is None:
+                raise SubscriptionError(_("This invoice cannot be paid."))
+            return last
+        if last is not None and last.status == AttemptStatus.PENDING:
+            return last  # another worker is charging it right now
+        account = BillingAccount.objects.filter(user__invoices=inv).first()
+        if account is None or not account.has_card:
+            raise SubscriptionError(_("Please add a card first."))
+        attempt = PaymentAttempt.objects.create(
+            invoice=inv,
+            number=(last.number + 1) if last else 1,
+            amount=inv.total,
+            currency=inv.currency,
+            trigger=trigger,
+        )
+    try:
+        result = gateway.payment_charge(
+            customer_id=account.stripe_customer_id,
+            payment_method_id=account.payment_method_id,
+            amount=attempt.amount,
+            currency=attempt.currency,
+            idempotency_key=attempt.idempotency_key,
+            description=f"Invoice {inv.number}",
+            metadata={"portal_invoice": inv.number, "portal_attempt": str(attempt.pk)},
+        )
+    except gateway.GatewayError as exc:
+        # Stripe could not be reached: no money moved. Not the customer's failure: no
+        # e-mail, no dunning step; the billing run tries again within the hour.
+        return _attempt_unreachable(attempt=attempt, message=exc.message, now=now)
+    return payment_result_apply(attempt=attempt, result=result, now=now)
+
+
+STRIPE_UNREACHABLE_RETRY = timedelta(hours=1)
+
+
+def _attempt_unreachable(*, attempt: PaymentAttempt, message: str, now: datetime) -> PaymentAttempt:
+    with transaction.atomic():
+        att = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if att.status != AttemptStatus.PENDING:
+            return att
+        att.status = AttemptStatus.FAILED
+        att.failure_code = "unavailable"
+        att.failure_message = message[:255]
+        att.save(update_fields=["status", "failure_code", "failure_message"])
+        inv = (
+            Invoice.objects.select_for_update()
+            .select_related("subscription")
+            .get(pk=att.invoice_id)
+        )
+        if inv.subscription and inv.subscription.status != SubscriptionStatus.INCOMPLETE:
+            inv.next_retry_at = now + STRIPE_UNREACHABLE_RETRY
+            inv.save(update_fields=["next_retry_at"])
+        audit(
+            user=inv.user,
+            kind="payment_service_unreachable",
+            subscription=inv.subscription,
+            invoice=inv.number,
+        )
+    return att
+
+
+def payment_result_apply(
+    *, attempt: PaymentAttempt, result: gateway.PaymentResult, now: datetime
+) -> PaymentAttempt:
+    """Record what Stripe said about an attempt; replaying the same result changes nothing."""
+    with transaction.atomic():
+        att = (
+            PaymentAttempt.objects.select_for_update().select_related("invoice").get(pk=attempt.pk)
+        )
+        inv = Invoice.objects.select_for_update().get(pk=att.invoice_id)
+        if att.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
+            return att
+        if result.payment_intent_id:
+            att.payment_intent_id = result.payment_intent_id
+            inv.stripe_payment_intent_id = result.payment_intent_id
+        if result.status == "succeeded":
+            att.status = AttemptStatus.SUCCEEDED
+            att.save(update_fields=["status", "payment_intent_id"])
+            _invoice_paid(invoice=inv, charge_id=result.charge_id, now=now)
+        elif result.status in ("requires_action", "requires_confirmation"):
+            if att.status == AttemptStatus.REQUIRES_ACTION:
+                return att
+            att.status = AttemptStatus.REQUIRES_ACTION
+            att.client_secret = result.client_secret
+            att.save(update_fields=["status", "payment_intent_id", "client_secret"])
+            inv.save(update_fields=["stripe_payment_intent_id"])
+            _invoice_failed(invoice=inv, attempt=att, now=now, needs_authentication=True)
+        elif result.status == "processing":
+            att.save(update_fields=["payment_intent_id"])
+        else:
+            att.status = AttemptStatus.FAILED
+            att.failure_code = result.failure_code[:64]
+            att.failure_message = result.failure_message[:255]
+            att.save(
+                update_fields=["status", "payment_intent_id", "failure_code", "failure_message"]
+            )
+            inv.save(update_fields=["stripe_payment_intent_id"])
+            _invoice_failed(invoice=inv, attempt=att, now=now, needs_authentication=False)
+    return att
+
+
+def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime) -> None:
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = now
+    invoice.next_retry_at = None
+    invoice.stripe_charge_id = charge_id
+    invoice.save(
+        update_fields=[
+            "status",
+            "paid_at",
+            "next_retry_at",
+            "stripe_charge_id",
+            "stripe_payment_intent_id",
+        ]
+    )
+    sub = (
+        Subscription.objects.select_for_update()
+        .select_related("user", "price")
+        .get(invoices=invoice)
+    )
+    if sub.first_paid_at is None:
+        sub.first_paid_at = now
+    reactivated = sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED)
+    if sub.status in _live():
+        sub.status = SubscriptionStatus.ACTIVE  # 004: reactivated at once on payment
+        sub.suspended_at = None
+        if sub.next_billing_at is None and sub.cancel_at is None:
+            sub.next_billing_at = sub.current_period_end
+    sub.save(update_fields=["first_paid_at", "status", "suspended_at", "next_billing_at"])
+    audit(
+        user=sub.user,
+        kind="payment_succeeded",
+        subscription=sub,
+        invoice=invoice.number,
+        amount=invoice.total,
+        currency=invoice.currency,
+        reactivated=reactivated,
+    )
+    emails.email_user(
+        sub.user, "receipt", {"subscription": sub, "invoice": invoice, "reactivated": reactivated}
+    )
+
+
+def _invoice_failed(
+    *, invoice: Invoice, attempt: PaymentAttempt, now: datetime, needs_authentication: bool
+) -> None:
+    """004: retried 3 times over 7 days (days 1, 3, 7), an e-mail at each failure, then the
+    subscription is suspended."""
+    sub = (
+        Subscription.objects.select_for_update()
+        .select_related("user", "price")
+        .get(invoices=invoice)
+    )
+    if invoice.kind == InvoiceKind.FIRST and sub.status == SubscriptionStatus.INCOMPLETE:
+        # The customer is on the checkout page: they see the decline and try another card.
+        audit(
+            user=sub.user,
+            kind="payment_failed",
+            subscription=sub,
+            invoice=invoice.number,
+            code=attempt.failure_code,
+        )
+        return
+    if invoice.first_failed_at is None:
+        invoice.first_failed_at = now
+        invoice.retries_scheduled = [t.isoformat() for t in policy.payment_retry_schedule(now)]
+    upcoming = [t for t in invoice.retries_scheduled if datetime.fromisoformat(t) > now]
+    invoice.next_retry_at = datetime.fromisoformat(upcoming[0]) if upcoming else None
+    invoice.save(update_fields=["first_failed_at", "retries_scheduled", "next_retry_at"])
+    suspended = invoice.next_retry_at is None and not needs_authentication
+    if suspended:
+        sub.status = SubscriptionStatus.SUSPENDED
+        sub.suspended_at = now
+    elif sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.INCOMPLETE):
+        sub.status = SubscriptionStatus.PAST_DUE
+    sub.save(update_fields=["status", "suspended_at"])
+    audit(
+        user=sub.user,
+        kind="subscription_suspended" if suspended else "payment_failed",
+        subscription=sub,
+        invoice=invoice.number,
+        code=attempt.failure_code,
+        next_retry_at=invoice.next_retry_at.isoformat() if invoice.next_retry_at else "",
+    )
+    emails.email_user(
+        sub.user,
+        "payment_failed",
+        {
+            "subscription": sub,
+            "invoice": invoice,
+            "attempt": attempt,
+            "suspended": suspended,
+            "needs_authentication": needs_authentication,
+        },
+    )
+
+
+def _raise_if_failed(attempt: PaymentAttempt) -> None:
+    if attempt.status != AttemptStatus.FAILED:
+        return
+    if attempt.failure_code == "unavailable":
+        raise SubscriptionError(attempt.failure_message)
+    raise SubscriptionError(
+        _("Your card was declined (%(reason)s): please try another card.")
+        % {"reason": attempt.failure_message or attempt.failure_code}
+    )
+
+
+def invoice_pay_now(*, user: User, invoice: Invoice, now: datetime) -> PaymentAttempt:
+    """The customer's "pay now" (after updating the card): charge the open invoice at once."""
+    if invoice.user_id != user.pk:
+        raise SubscriptionError(_("This invoice cannot be paid."))
+    attempt = invoice_charge(invoice=invoice, trigger="customer", now=now)
+    _raise_if_failed(attempt)
+    return attempt
+
+
+def payment_intent_sync(*, payment_intent_id: str, now: datetime) -> PaymentAttempt | None:
+    """Webhooks and the authentication page: re-read the PaymentIntent and apply it."""
+    attempt = (
+        PaymentAttempt.objects.filter(payment_intent_id=payment_intent_id)
+        .order_by("-number")
+        .first()
+    )
+    if attempt is None:
+        return None
+    result = gateway.payment_retrieve(payment_intent_id)
+    if attempt.status == AttemptStatus.REQUIRES_ACTION and result.status == "requires_action":
+        return attempt
+    if attempt.status == AttemptStatus.REQUIRES_ACTION:
+        # The customer completed (or failed) authentication: a fresh outcome for this attempt.
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(status=AttemptStatus.PENDING)
+    return payment_result_apply(attempt=attempt, result=result, now=now)
+
+
+def charge_refunds_sync(*, charge_id: str, now: datetime) -> Invoice | None:
+    """`charge.refunded`: record refunds made elsewhere (the Stripe dashboard) on the invoice."""
+    invoice = Invoice.objects.filter(stripe_charge_id=charge_id).first()
+    if invoice is None:
+        return None
+    refunded = gateway.charge_amount_refunded(charge_id)
+    with transaction.atomic():
+        inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if refunded > inv.amount_refunded:
+            audit(
+                user=inv.user,
+                kind="refund_recorded",
+                subscription=inv.subscription,
+                invoice=inv.number,
+                amount=refunded - inv.amount_refunded,
+                currency=inv.currency,
+                source="stripe",
+            )
+            inv.amount_refunded = refunded
+            inv.save(update_fields=["amount_refunded"])
+    return inv
+
+
+# --- renewals (000, 002, 004) ----------------------------------------------------------------
+
+
+def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice | None:
+    """Charged in advance on the same day each month or year: issue the next period's
+    invoice and charge it. Running twice, or on two workers, bills the period once."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update()
+            .select_related("price", "user")
+            .get(pk=subscription.pk)
+        )
+        if (
+            sub.status != SubscriptionStatus.ACTIVE
+            or sub.cancel_at is not None
+            or sub.next_billing_at is None
+            or sub.next_billing_at > now
+            or sub.price is None
+            or sub.anchor_at is None
+        ):
+            return None
+        sub.period_index += 1
+        sub.current_period_start, sub.current_period_end = period_bounds(
+            anchor=sub.anchor_at, index=sub.period_index, price=sub.price
+        )
+        sub.next_billing_at = None  # set again when the invoice is paid
+        sub.save(
+            update_fields=[
+                "period_index",
+                "current_period_start",
+                "current_period_end",
+                "next_billing_at",
+            ]
+        )
+        invoice = _invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.RENEWAL,
+            period_start=sub.current_period_start,
+            period_end=sub.current_period_end,
+            now=now,
+        )
+    invoice_charge(invoice=invoice, trigger="renewal", now=now)
+    return invoice
+
+
+def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
+    """002/004: before each renewal, an e-mail with the amount and the date; once per period."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update()
+            .select_related("price", "user")
+            .get(pk=subscription.pk)
+        )
+        due = sub.next_billing_at
+        if (
+            sub.status != SubscriptionStatus.ACTIVE
+            or sub.cancel_at is not None
+            or due is None
+            or sub.price is None
+            or sub.renewal_reminder_sent_for == due
+            or policy.renewal_reminder_at(price_terms(sub.price), period_end=due) > now
+            or due <= now
+        ):
+            return False
+        sub.renewal_reminder_sent_for = due
+        sub.save(update_fields=["renewal_reminder_sent_for"])
+        _subtotal, _tax, total = invoice_amounts(sub.price)
+        audit(user=sub.user, kind="renewal_reminder_sent", subscription=sub, due=due.isoformat())
+        emails.email_user(
+            sub.user, "renewal_reminder", {"subscription": sub, "amount": total, "due": due}
+        )
+    return True
+
+
+# --- the billing run (Celery beat) ------------------------------------------------------------
+
+
+def billing_run(*, now: datetime) -> dict[str, int]:
+    """Everything due at `now`, each item in its own transaction. Every query is on an
+    indexed due date, so the cost follows what is due, not the number of customers."""
+    done = {
+        "trials_converted": 0,
+        "trials_expired": 0,
+        "renewed": 0,
+        "retried": 0,
+        "trial_warnings": 0,
+        "reminders": 0,
+        "purged": 0,
+    }
+
+    warn_before = now + timedelta(days=TRIAL_WARNING_DAYS)
+    for sub in _due(
+        Subscription.objects.filter(
+            status=SubscriptionStatus.TRIALING,
+            next_billing_at__lte=warn_before,
+            trial_warning_sent_at__isnull=True,
+        )
+    ):
+        done["trial_warnings"] += trial_warn(subscription=sub, now=now)
+
+    for sub in _due(
+        Subscription.objects.filter(status=SubscriptionStatus.TRIALING, next_billing_at__lte=now)
+    ):
+        account = BillingAccount.objects.filter(user_id=sub.user_id).first()
+        if sub.price_id and account is not None and account.has_card:
+            _trial_convert(subscription=sub, now=now)
+            done["trials_converted"] += 1
+        else:
+            done["trials_expired"] += trial_expire(subscription=sub, now=now)
+
+    for sub in _due(
+        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, next_billing_at__lte=now)
+    ):
+        done["renewed"] += subscription_renew(subscription=sub, now=now) is not None
+
+    for invoice in _due(Invoice.objects.filter(status=InvoiceStatus.OPEN, next_retry_at__lte=now)):
+        invoice_charge(invoice=invoice, trigger="retry", now=now)
+        done["retried"] += 1
+
+    for sub in _due(
+        Subscription.objects.filter(
+            status=SubscriptionStatus.ACTIVE,
+            next_billing_at__gt=now,
+            next_billing_at__lte=now + timedelta(days=7),
+        ).filter(
+            Q(renewal_reminder_sent_for__isnull=True)
+            | ~Q(renewal_reminder_sent_for=F("next_billing_at"))
+        )
+    ):
+        done["reminders"] += renewal_remind(subscription=sub, now=now)
+
+    from accounts import services as account_services
+
+    for sub in _due(
+        Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, purge_at__lte=now)
+    ):
+        done["purged"] += account_services.expired_trial_purge(subscription=sub, now=now)
+    return done
+
+
+def _due(queryset: Any) -> list[Any]:
+    return list(queryset.order_by("pk")[:BATCH_SIZE])

@@ -1,0 +1,25 @@
+"""Thin Celery tasks: take ids, call a service. Safe to run twice (acks_late)."""
+
+from celery import shared_task
+from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
+
+from subscriptions import services, webhooks
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def email_send(*, to: str, subject: str, text: str, html: str) -> None:
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+@shared_task(acks_late=True)
+def billing_run() -> dict[str, int]:
+    """Every few minutes: trials ending, renewals due, retries due, reminders, purges."""
+    return services.billing_run(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def stripe_events_retry() -> int:
+    return webhooks.stripe_events_retry()

@@ -1,0 +1,38 @@
+from datetime import datetime
+
+from babel.dates import format_date, format_datetime
+from django import template
+from django.utils import timezone, translation
+
+from subscriptions import money as money_module
+
+register = template.Library()
+
+
+@register.filter
+def money(amount: int | None, currency: str) -> str:
+    """{{ invoice.total|money:invoice.currency }} -> "49,00 €" / "€49.00"."""
+    if amount is None:
+        return ""
+    return money_module.format_money(int(amount), currency, translation.get_language() or "fr")
+
+
+@register.filter
+def day(moment: datetime | None) -> str:
+    """A long date in the active time zone and language: "22 novembre 2026"."""
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    return str(format_date(local.date(), "long", locale=_locale()))
+
+
+@register.filter
+def moment(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    return str(format_datetime(local, "medium", locale=_locale()))
+
+
+def _locale() -> str:
+    return money_module.babel_locale(translation.get_language() or "fr")
