@@ -30,7 +30,9 @@ def expired_trial_purge(*, subscription: "Subscription", now: datetime) -> bool:
     from subscriptions.models import BillingAccount, Invoice, Subscription, SubscriptionStatus
 
     with transaction.atomic():
-        sub = Subscription.objects.select_for_update().filter(pk=subscription.pk).first()
+        sub = (
+            Subscription.objects.select_for_update(of=("self",)).filter(pk=subscription.pk).first()
+        )
         if sub is None or sub.status != SubscriptionStatus.EXPIRED or not sub.purge_at:
             return False
         if sub.purge_at > now:

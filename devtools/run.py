@@ -68,7 +68,7 @@ def main() -> int:
         )
     ]
     try:
-        _wait_for(f"{stripe_url}/v1/account")
+        _wait_for(f"{stripe_url}/_config/health")
         children.append(
             subprocess.Popen(
                 [python, "manage.py", "runserver", f"{HOST}:{PORTAL_PORT}"], cwd=ROOT, env=env

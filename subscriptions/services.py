@@ -103,7 +103,7 @@ def trial_start(*, user: User, plan: Plan, now: datetime) -> Subscription:
         raise SubscriptionError(_("Please verify your e-mail address before starting a trial."))
     dates = policy.trial_dates(now, length_days=TRIAL_DAYS, warning_days=TRIAL_WARNING_DAYS)
     with transaction.atomic():
-        User.objects.select_for_update().get(pk=user.pk)
+        User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         if Subscription.objects.filter(user=user, status__in=_live()).exists():
             raise SubscriptionError(_("You already have a subscription."))
         billing = BillingAccount.objects.filter(user=user).first()
@@ -164,7 +164,7 @@ def trial_warn(*, subscription: Subscription, now: datetime) -> bool:
     """001: a warning e-mail 3 days before the trial ends; sent once."""
     with transaction.atomic():
         sub = (
-            Subscription.objects.select_for_update()
+            Subscription.objects.select_for_update(of=("self",))
             .select_related("user", "price")
             .get(pk=subscription.pk)
         )
@@ -191,7 +191,9 @@ def trial_expire(*, subscription: Subscription, now: datetime) -> bool:
     )
     with transaction.atomic():
         sub = (
-            Subscription.objects.select_for_update().select_related("user").get(pk=subscription.pk)
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=subscription.pk)
         )
         if sub.status != SubscriptionStatus.TRIALING:
             return False
@@ -247,7 +249,7 @@ def card_save(*, user: User, setup_intent_id: str) -> BillingAccount:
     except gateway.GatewayError as exc:
         raise SubscriptionError(exc.message) from exc
     with transaction.atomic():
-        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        account = BillingAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
         old = account.payment_method_id
         account.payment_method_id = card.payment_method_id
         account.card_brand = card.brand
@@ -324,7 +326,7 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
     if not price.is_active or not price.plan.is_active:
         raise SubscriptionError(_("This plan is no longer offered."))
     with transaction.atomic():
-        User.objects.select_for_update().get(pk=user.pk)
+        User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         live = Subscription.objects.filter(user=user, status__in=_live()).first()
         if live and live.status == SubscriptionStatus.TRIALING:
             if _card_used_for_another_trial(user, account):
@@ -402,7 +404,7 @@ def _first_invoice(
 ) -> Invoice:
     with transaction.atomic():
         sub = (
-            Subscription.objects.select_for_update()
+            Subscription.objects.select_for_update(of=("self",))
             .select_related("price", "user")
             .get(pk=subscription.pk)
         )
@@ -505,7 +507,7 @@ def _next_invoice_number(now: datetime) -> str:
     transaction, so a rolled-back invoice gives its number back."""
     year = now.year
     InvoiceSequence.objects.get_or_create(year=year)
-    sequence = InvoiceSequence.objects.select_for_update().get(year=year)
+    sequence = InvoiceSequence.objects.select_for_update(of=("self",)).get(year=year)
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
     return f"{year}-{sequence.last_number:06d}"
@@ -518,7 +520,7 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
     """Charge an open invoice on the saved card, once: the attempt row is created under the
     invoice's lock and gives the idempotency key, so two workers never charge twice."""
     with transaction.atomic():
-        inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        inv = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
         last = inv.attempts.order_by("-number").first()
         if inv.status != InvoiceStatus.OPEN:
             if last is None:
@@ -558,7 +560,7 @@ STRIPE_UNREACHABLE_RETRY = timedelta(hours=1)
 
 def _attempt_unreachable(*, attempt: PaymentAttempt, message: str, now: datetime) -> PaymentAttempt:
     with transaction.atomic():
-        att = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        att = PaymentAttempt.objects.select_for_update(of=("self",)).get(pk=attempt.pk)
         if att.status != AttemptStatus.PENDING:
             return att
         att.status = AttemptStatus.FAILED
@@ -566,7 +568,7 @@ def _attempt_unreachable(*, attempt: PaymentAttempt, message: str, now: datetime
         att.failure_message = message[:255]
         att.save(update_fields=["status", "failure_code", "failure_message"])
         inv = (
-            Invoice.objects.select_for_update()
+            Invoice.objects.select_for_update(of=("self",))
             .select_related("subscription")
             .get(pk=att.invoice_id)
         )
@@ -588,9 +590,11 @@ def payment_result_apply(
     """Record what Stripe said about an attempt; replaying the same result changes nothing."""
     with transaction.atomic():
         att = (
-            PaymentAttempt.objects.select_for_update().select_related("invoice").get(pk=attempt.pk)
+            PaymentAttempt.objects.select_for_update(of=("self",))
+            .select_related("invoice")
+            .get(pk=attempt.pk)
         )
-        inv = Invoice.objects.select_for_update().get(pk=att.invoice_id)
+        inv = Invoice.objects.select_for_update(of=("self",)).get(pk=att.invoice_id)
         if att.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
             return att
         if result.payment_intent_id:
@@ -637,7 +641,7 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime) -> None:
         ]
     )
     sub = (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("user", "price")
         .get(invoices=invoice)
     )
@@ -670,7 +674,7 @@ def _invoice_failed(
     """004: retried 3 times over 7 days (days 1, 3, 7), an e-mail at each failure, then the
     subscription is suspended."""
     sub = (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("user", "price")
         .get(invoices=invoice)
     )
@@ -763,7 +767,7 @@ def charge_refunds_sync(*, charge_id: str, now: datetime) -> Invoice | None:
         return None
     refunded = gateway.charge_amount_refunded(charge_id)
     with transaction.atomic():
-        inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        inv = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
         if refunded > inv.amount_refunded:
             audit(
                 user=inv.user,
@@ -787,7 +791,7 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
     invoice and charge it. Running twice, or on two workers, bills the period once."""
     with transaction.atomic():
         sub = (
-            Subscription.objects.select_for_update()
+            Subscription.objects.select_for_update(of=("self",))
             .select_related("price", "user")
             .get(pk=subscription.pk)
         )
@@ -828,7 +832,7 @@ def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
     """002/004: before each renewal, an e-mail with the amount and the date; once per period."""
     with transaction.atomic():
         sub = (
-            Subscription.objects.select_for_update()
+            Subscription.objects.select_for_update(of=("self",))
             .select_related("price", "user")
             .get(pk=subscription.pk)
         )

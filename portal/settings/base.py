@@ -171,8 +171,6 @@ STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
 STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
-DJSTRIPE_USE_NATIVE_JSONFIELD = True
-DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 
 # The vendor who sells the subscriptions (invoices, e-mails).
 VENDOR_NAME = env("VENDOR_NAME", default="e-confiance SAS")

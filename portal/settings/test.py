@@ -1,5 +1,7 @@
 """Tests: the suite runs on SQLite by default and on PostgreSQL + Redis when the env says so."""
 
+import os
+
 from portal.settings.base import *  # noqa: F403
 
 DEBUG = False
@@ -13,3 +15,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# Each xdist worker gets its own Redis database: a test clearing the cache (allauth's rate
+# limits live there) must not reset another worker's counters.
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):  # noqa: F405
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or "0"
+    _location = CACHES["default"]["LOCATION"].rsplit("/", 1)[0]  # noqa: F405
+    CACHES["default"]["LOCATION"] = f"{_location}/{1 + int(_worker)}"  # noqa: F405

@@ -257,27 +257,19 @@ def test_django_settings_point_at_localstripe(localstripe: LocalStripe) -> None:
 
 
 def test_dj_stripe_accepts_and_stores_a_localstripe_event(
-    localstripe: LocalStripe, webhook_receiver: WebhookReceiver, request: pytest.FixtureRequest
+    localstripe: LocalStripe, webhook_receiver: WebhookReceiver, db: None, client: Any
 ) -> None:
-    """dj-stripe checks the signature, looks up the key's Account (GET /v1/account), then
-    re-reads the PaymentIntent and stores it: everything it needs is served."""
-    django_conf = pytest.importorskip("django.conf")
-    if not django_conf.settings.configured:
-        pytest.skip("Django settings are not configured")
-    from django.db import connection
-    print("NAME0", connection.settings_dict["NAME"])
-    request.getfixturevalue("db")
-    print("NAME1", connection.settings_dict["NAME"])
-    client = request.getfixturevalue("client")
+    """dj-stripe checks the signature, finds the key's Account (GET /v1/account), re-reads
+    the Customer and stores it (customer.created: no portal handler reacts to it)."""
     from django.urls import reverse
     from djstripe.enums import WebhookEndpointStatus
-    from djstripe.models import Account, PaymentIntent, WebhookEndpoint, WebhookEventTrigger
+    from djstripe.models import Account, Customer, WebhookEndpoint, WebhookEventTrigger
 
     secret = f"whsec_{secrets.token_hex(16)}"
     endpoint_uuid = uuid.uuid4()
     path = reverse("djstripe:djstripe_webhook_by_uuid", kwargs={"uuid": endpoint_uuid})
     WebhookEndpoint.objects.create(
-        id=f"we_local_{endpoint_uuid.hex}",
+        id=f"we_test_{endpoint_uuid.hex}",
         djstripe_uuid=endpoint_uuid,
         url=f"http://testserver{path}",
         secret=secret,
@@ -286,20 +278,12 @@ def test_dj_stripe_accepts_and_stores_a_localstripe_event(
         livemode=False,
     )
     localstripe.register_webhook(
-        webhook_receiver.url, secret, events=["payment_intent.succeeded"], name="test-dj-stripe"
+        webhook_receiver.url, secret, events=["customer.created"], name="test-dj-stripe"
     )
     try:
-        customer, method = _customer_with_card()
-        intent = stripe.PaymentIntent.create(
-            amount=990,
-            currency="eur",
-            customer=customer.id,
-            payment_method=method.id,
-            off_session=True,
-            confirm=True,
-        )
+        customer = stripe.Customer.create(email="dj-stripe@example.com")
         payload, signature = webhook_receiver.wait_for(
-            lambda event: event["data"]["object"]["id"] == intent.id
+            lambda event: event["data"]["object"]["id"] == customer.id
         )
     finally:
         localstripe.unregister_webhook("test-dj-stripe")
@@ -311,9 +295,38 @@ def test_dj_stripe_accepts_and_stores_a_localstripe_event(
     assert response.status_code == 200, response.content
     trigger = WebhookEventTrigger.objects.get()
     assert (trigger.valid, trigger.processed, trigger.exception) == (True, True, "")
-    assert trigger.event.type == "payment_intent.succeeded"
-    assert PaymentIntent.objects.get(id=intent.id).stripe_data["status"] == "succeeded"
+    assert trigger.event.type == "customer.created"
+    assert Customer.objects.get(id=customer.id).email == "dj-stripe@example.com"
     assert Account.objects.filter(id=ACCOUNT_ID).exists()
+
+
+def test_dj_stripe_syncs_the_payment_objects(localstripe: LocalStripe, db: None) -> None:
+    """What dj-stripe's handlers re-read, with its own expand parameters: Customer,
+    PaymentMethod, PaymentIntent, Charge (and balance transaction) and Refund."""
+    from djstripe import models as dj
+
+    customer, method = _customer_with_card()
+    intent = stripe.PaymentIntent.create(
+        amount=2000,
+        currency="eur",
+        customer=customer.id,
+        payment_method=method.id,
+        off_session=True,
+        confirm=True,
+    )
+    latest = intent.latest_charge
+    charge_id = latest if isinstance(latest, str) else latest.id
+    refund = stripe.Refund.create(payment_intent=intent.id, amount=500)
+
+    def sync(model: Any, object_id: str) -> Any:
+        return model.sync_from_stripe_data(model(id=object_id).api_retrieve())
+
+    assert sync(dj.Customer, customer.id).default_payment_method_id == method.id
+    assert sync(dj.PaymentMethod, method.id).customer_id == customer.id
+    assert sync(dj.PaymentIntent, intent.id).stripe_data["status"] == "succeeded"
+    charge = sync(dj.Charge, charge_id)
+    assert (charge.payment_intent_id, charge.balance_transaction.amount) == (intent.id, 2000)
+    assert sync(dj.Refund, refund.id).charge_id == charge_id
 
 
 def test_command_line_serves_and_registers_its_webhook(

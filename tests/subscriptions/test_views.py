@@ -1,0 +1,217 @@
+"""The billing pages as a customer sees them: what they say, what they change, who may see them."""
+
+from datetime import timedelta
+
+import pytest
+import stripe
+from django.utils import timezone
+
+from subscriptions import services
+from subscriptions.models import Invoice, Price, Subscription, SubscriptionStatus
+from tests.factories import UserFactory
+
+
+def price(code, interval, currency="EUR"):
+    return Price.objects.get(plan__code=code, interval=interval, currency=currency)
+
+
+def confirmed_setup_intent(user, payment_method="pm_card_visa"):
+    """What Stripe.js does in the browser: confirm the page's SetupIntent with a card."""
+    client_secret = services.card_setup_start(user=user)
+    setup_intent_id = client_secret.split("_secret_")[0]
+    stripe.SetupIntent.confirm(setup_intent_id, payment_method=payment_method)
+    return setup_intent_id
+
+
+def test_pricing_trial_button_sends_a_visitor_to_sign_up_then_to_the_trial(client, catalog):
+    html = client.get("/fr/").content.decode()
+    assert 'href="/fr/auth/signup/?next=/fr/account/trial/pro/"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starting_a_trial_from_the_page_then_a_second_is_refused_with_the_reason(
+    customer_client, customer, catalog, mailoutbox
+):
+    page = customer_client.get("/fr/account/trial/pro/")
+    assert "Essayez Pro gratuitement pendant 15 jours" in page.content.decode()
+
+    response = customer_client.post("/fr/account/trial/pro/", follow=True)
+    html = response.content.decode()
+    assert "Votre essai gratuit de 15 jours a commencé." in html
+    assert "15 jours restants" in html
+    assert Subscription.objects.get(user=customer).status == SubscriptionStatus.TRIALING
+    assert len(mailoutbox) == 1
+
+    Subscription.objects.filter(user=customer).delete()
+    again = customer_client.post("/en/account/trial/pro/")
+    assert again.status_code == 400
+    assert "You have already used your free trial" in again.content.decode()
+    assert not Subscription.objects.filter(user=customer).exists()
+
+
+def test_unknown_plan_is_a_404(customer_client, catalog):
+    assert customer_client.get("/fr/account/trial/gold/").status_code == 404
+    assert customer_client.get("/fr/account/subscribe/999999/").status_code == 404
+
+
+def test_subscribe_page_shows_price_tax_commitment_and_dates_before_the_card(
+    customer_client, customer, catalog, stripe_server
+):
+    yearly = price("standard", "year")
+    html = customer_client.get(f"/en/account/subscribe/{yearly.pk}/").content.decode()
+    assert "Subscribe to Standard" in html
+    assert "€490.00" in html  # price
+    assert "€98.00" in html  # VAT
+    assert "€588.00" in html  # total
+    assert "12-month commitment, billed yearly" in html
+    assert "today" in html
+    renews = timezone.localtime(timezone.now()).date()
+    assert str(renews.year + 1) in html
+    assert 'id="card-element"' in html
+    assert stripe_server.js_url in html
+    assert "Pay €588.00 and subscribe" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
+    customer_client, customer, catalog, stripe_server, mailoutbox
+):
+    monthly = price("premium", "month", "GBP")
+    page = customer_client.get(f"/en/account/subscribe/{monthly.pk}/").content.decode()
+    assert "Pay £82.80 and subscribe" in page
+
+    response = customer_client.post(
+        f"/en/account/subscribe/{monthly.pk}/",
+        {"setup_intent": confirmed_setup_intent(customer)},
+        follow=True,
+    )
+    assert "Thank you: your subscription is active." in response.content.decode()
+    invoice = Invoice.objects.get(user=customer)
+    intent = stripe.PaymentIntent.retrieve(invoice.stripe_payment_intent_id)
+    assert (intent.amount, intent.currency) == (8280, "gbp")
+    assert customer.billing.card_last4 == "4242"
+    assert any(invoice.number in m.body for m in mailoutbox)
+
+
+def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
+    customer_client, customer, catalog, stripe_server
+):
+    monthly = price("pro", "month")
+    response = customer_client.post(
+        f"/fr/account/subscribe/{monthly.pk}/",
+        {"setup_intent": confirmed_setup_intent(customer, "pm_card_chargeCustomerFail")},
+    )
+    assert response.status_code == 400
+    assert "Votre carte a été refusée" in response.content.decode()
+    assert Subscription.objects.get(user=customer).status == SubscriptionStatus.INCOMPLETE
+
+
+def test_a_forged_setup_intent_changes_nothing(customer_client, customer, catalog, stripe_server):
+    other = UserFactory()
+    foreign = confirmed_setup_intent(other)  # another customer's card
+    monthly = price("pro", "month")
+    for value in [foreign, "seti_doesnotexist", "<script>"]:
+        response = customer_client.post(
+            f"/en/account/subscribe/{monthly.pk}/", {"setup_intent": value}
+        )
+        assert response.status_code == 400
+        assert "This card could not be saved" in response.content.decode()
+    assert not Invoice.objects.exists()
+    assert not Subscription.objects.filter(user=customer).exists()
+
+
+def test_updating_the_card_replaces_it_and_detaches_the_old_one(
+    customer_client, customer, catalog, stripe_server
+):
+    customer_client.post("/en/account/card/", {"setup_intent": confirmed_setup_intent(customer)})
+    old = customer.billing.payment_method_id if hasattr(customer, "billing") else None
+    customer.refresh_from_db()
+    old = customer.billing.payment_method_id
+    response = customer_client.post(
+        "/en/account/card/", {"setup_intent": confirmed_setup_intent(customer)}, follow=True
+    )
+    assert "Your new card is saved." in response.content.decode()
+    customer.billing.refresh_from_db()
+    assert customer.billing.payment_method_id != old
+    assert stripe.PaymentMethod.retrieve(old).customer is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pay_now_after_a_failed_renewal_reactivates(customer, catalog, add_card, client):
+    add_card(customer)
+    sub = services.subscribe(user=customer, price=price("pro", "month"), now=timezone.now())
+    add_card(customer, "pm_card_chargeCustomerFail")
+    services.billing_run(now=sub.next_billing_at)
+    invoice = Invoice.objects.get(kind="renewal")
+    client.force_login(customer)
+
+    page = client.get(f"/fr/account/invoices/{invoice.number}/pay/").content.decode()
+    assert "Payer 58,80\xa0€ maintenant" in page
+    declined = client.post(f"/fr/account/invoices/{invoice.number}/pay/")
+    assert declined.status_code == 400
+    assert "Votre carte a été refusée" in declined.content.decode()
+
+    add_card(customer)
+    paid = client.post(f"/fr/account/invoices/{invoice.number}/pay/", follow=True)
+    assert "Merci : votre paiement a bien été reçu." in paid.content.decode()
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.ACTIVE
+
+
+def test_another_customers_invoice_cannot_be_paid_or_seen(customer_client, catalog, add_card):
+    other = UserFactory()
+    add_card(other)
+    services.subscribe(user=other, price=price("pro", "month"), now=timezone.now())
+    number = Invoice.objects.get(user=other).number
+    for url in [
+        f"/en/account/invoices/{number}/",
+        f"/en/account/invoices/{number}/pay/",
+        f"/en/account/invoices/{number}/pdf/",
+    ]:
+        assert customer_client.get(url).status_code == 404, url
+    assert customer_client.post(f"/en/account/invoices/{number}/pay/").status_code == 404
+    assert Invoice.objects.get(number=number).attempts.count() == 1
+
+
+def test_the_customer_area_shows_the_trial_days_left_and_the_chosen_plan(
+    customer_client, customer, catalog
+):
+    now = timezone.now()
+    services.trial_start(user=customer, plan=catalog["pro"], now=now - timedelta(days=5))
+    html = customer_client.get("/en/account/").content.decode()
+    assert "Free trial of Pro: 10 days left" in html
+
+
+def test_an_expired_trial_shows_the_read_only_area_with_the_deletion_date(
+    customer_client, customer, catalog
+):
+    start = timezone.now() - timedelta(days=16)
+    sub = services.trial_start(user=customer, plan=catalog["pro"], now=start)
+    services.trial_expire(subscription=sub, now=sub.trial_ends_at)
+    html = customer_client.get("/en/account/subscription/").content.decode()
+    assert "Your account is read-only" in html
+    assert "Subscribe" in html
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/en/account/",
+        "/en/account/subscription/",
+        "/en/account/invoices/",
+    ],
+)
+def test_customer_pages_query_count_does_not_grow_with_invoices(
+    customer, catalog, add_card, client, django_assert_max_num_queries, url
+):
+    add_card(customer)
+    sub = services.subscribe(user=customer, price=price("pro", "month"), now=timezone.now())
+    client.force_login(customer)
+    with django_assert_max_num_queries(14) as one:
+        client.get(url)
+    for _ in range(5):
+        sub.refresh_from_db()
+        services.billing_run(now=sub.next_billing_at)
+    assert Invoice.objects.count() == 6
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        client.get(url)
