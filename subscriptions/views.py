@@ -114,11 +114,18 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
 
 
 def _card_page(
-    request: HttpRequest, template: str, context: dict[str, object], *, error: str = ""
+    request: HttpRequest,
+    template: str,
+    context: dict[str, object],
+    *,
+    error: str = "",
+    new_card: bool = False,
 ) -> TemplateResponse:
+    """A page with Stripe.js card entry: a fresh SetupIntent whenever a card is to be typed
+    (no saved card, the last one was declined, or the customer replaces it)."""
     billing = selectors.billing_account(user=request.user)  # type: ignore[arg-type]
     client_secret = ""
-    if error == "" or billing is None or not billing.has_card:
+    if new_card or error or billing is None or not billing.has_card:
         try:
             client_secret = services.card_setup_start(user=request.user)  # type: ignore[arg-type]
         except services.SubscriptionError as exc:
@@ -151,7 +158,7 @@ def card_update(request: HttpRequest) -> HttpResponse:
             if open_invoice is not None:
                 return redirect("subscriptions:invoice_pay", number=open_invoice.number)
             return redirect("subscriptions:detail")
-    return _card_page(request, "subscriptions/card_update.html", {}, error=error)
+    return _card_page(request, "subscriptions/card_update.html", {}, error=error, new_card=True)
 
 
 @require_http_methods(["GET", "POST"])

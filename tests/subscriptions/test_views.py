@@ -124,7 +124,10 @@ def test_updating_the_card_replaces_it_and_detaches_the_old_one(
     customer_client, customer, catalog, stripe_server
 ):
     customer_client.post("/en/account/card/", {"setup_intent": confirmed_setup_intent(customer)})
-    old = customer.billing.payment_method_id if hasattr(customer, "billing") else None
+    page = customer_client.get("/en/account/card/").content.decode()
+    assert 'id="card-element"' in page
+    assert 'data-client-secret="seti_' in page
+    assert "Your current card: Visa ending in 4242" in page
     customer.refresh_from_db()
     old = customer.billing.payment_method_id
     response = customer_client.post(
