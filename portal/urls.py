@@ -23,6 +23,9 @@ urlpatterns += i18n_patterns(
     path("auth/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("", include("subscriptions.urls")),
+    path("account/support/", include("support.urls")),
+    path("account/data/", include("privacy.urls")),
+    path("terms/", include("legal.urls")),
     path("outbox/", outbox.outbox_list, name="outbox"),
     path("outbox/<str:message_id>/", outbox.outbox_detail, name="outbox_detail"),
 )

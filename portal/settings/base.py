@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "djstripe",
     "accounts",
     "subscriptions",
+    "support",
+    "legal",
+    "privacy",
 ]
 
 MIDDLEWARE = [
