@@ -7,5 +7,4 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.home, name="home"),
     path("settings/", views.account_settings, name="settings"),
-    path("support/", views.support, name="support"),
 ]

@@ -30,7 +30,3 @@ def home(request: HttpRequest) -> TemplateResponse:
 
 def account_settings(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "accounts/user_settings.html", {})
-
-
-def support(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "accounts/support.html", {})

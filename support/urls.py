@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from support import views
 
 app_name = "support"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.ticket_list, name="tickets"),
+]
