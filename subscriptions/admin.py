@@ -1,24 +1,34 @@
+from decimal import Decimal
+
+from babel.numbers import get_currency_precision as money_precision
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Case, When
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import money
+from subscriptions import changes, money, policy, refunds
 from subscriptions.models import (
     AuditEvent,
     BillingAccount,
+    ChangeRequestStatus,
+    ContractChangeRequest,
     Feature,
     Invoice,
     InvoiceLine,
     PaymentAttempt,
     Plan,
     Price,
+    RefundRequest,
+    RefundStatus,
     Subscription,
 )
+from subscriptions.services import SubscriptionError
 
 
 def _money(amount: int, currency: str) -> str:
-    from django.utils import translation
-
     return money.format_money(amount, currency, translation.get_language() or "fr")
 
 
@@ -230,3 +240,317 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- staff decisions: refunds (002) and contract changes (000) ---------------------------------
+
+
+class DecisionForm(forms.ModelForm):
+    """A decision written by staff; the service checks the permission and the amounts."""
+
+    decision = forms.ChoiceField(
+        label=_("decision"),
+        choices=[("", "—"), ("approve", _("approve")), ("reject", _("reject"))],
+        required=False,
+    )
+    written_reason = forms.CharField(
+        label=_("reason (required to reject)"), widget=forms.Textarea, required=False
+    )
+
+
+class RefundDecisionForm(DecisionForm):
+    refund_amount = forms.DecimalField(
+        label=_("amount to refund"),
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        help_text=_("In the invoice's currency; at most what is left refundable, taxes excluded."),
+    )
+
+    class Meta:
+        model = RefundRequest
+        fields: list[str] = []
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("overdue")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("overdue"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=RefundStatus.REVIEW, due_by__lt=timezone.now())
+        return queryset
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(admin.ModelAdmin):
+    form = RefundDecisionForm
+    list_display = [
+        "created_at",
+        "user",
+        "invoice",
+        "rule",
+        "status_display",
+        "display_amount",
+        "due_by",
+    ]
+    list_filter = ["status", "rule", "reason", OverdueFilter]
+    search_fields = ["user__email", "invoice__number"]
+    list_select_related = ["user", "invoice"]
+    readonly_fields = [
+        "customer_timeline",
+        "invoice",
+        "charge_summary",
+        "policy_explanation",
+        "reason",
+        "details",
+        "rule",
+        "status",
+        "quoted_amount",
+        "amount",
+        "currency",
+        "ends_at",
+        "created_at",
+        "due_by",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "stripe_refund_id",
+        "attempts",
+        "last_error",
+    ]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "customer_timeline",
+                    "invoice",
+                    "charge_summary",
+                    "policy_explanation",
+                    "reason",
+                    "details",
+                    "rule",
+                    "status",
+                    "amount",
+                    "due_by",
+                )
+            },
+        ),
+        (
+            _("Decision"),
+            {
+                "fields": (
+                    "decision",
+                    "refund_amount",
+                    "written_reason",
+                    "decided_by",
+                    "decided_at",
+                    "decision_reason",
+                )
+            },
+        ),
+        (_("Stripe"), {"fields": ("stripe_refund_id", "attempts", "last_error")}),
+    )
+
+    def get_queryset(self, request):
+        # Waiting reviews first, the most overdue on top.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(waiting=Case(When(status=RefundStatus.REVIEW, then=0), default=1))
+            .order_by("waiting", "due_by", "-created_at")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("status"))
+    def status_display(self, obj: RefundRequest) -> str:
+        overdue = obj.status == RefundStatus.REVIEW and obj.due_by and obj.due_by < timezone.now()
+        label = str(obj.get_status_display())
+        return format_html("<strong>⚠ {} ({})</strong>", label, _("overdue")) if overdue else label
+
+    @admin.display(description=_("amount"))
+    def display_amount(self, obj: RefundRequest) -> str:
+        return _money(obj.amount or obj.quoted_amount, obj.currency)
+
+    @admin.display(description=_("customer"))
+    def customer_timeline(self, obj: RefundRequest) -> str:
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{} — {}</a>', url, obj.user, _("timeline"))
+
+    @admin.display(description=_("payment"))
+    def charge_summary(self, obj: RefundRequest) -> str:
+        inv = obj.invoice
+        return format_html(
+            "{} {} · {} {} · {} {}",
+            _("paid"),
+            _money(inv.total, inv.currency),
+            _("tax"),
+            _money(inv.tax, inv.currency),
+            _("already refunded"),
+            _money(inv.amount_refunded, inv.currency),
+        )
+
+    @admin.display(description=_("policy"))
+    def policy_explanation(self, obj: RefundRequest) -> str:
+        quote = refunds.refund_quote_for(invoice=obj.invoice, now=timezone.now())
+        return policy.explain(quote, translation.get_language() or "fr")
+
+    def save_model(self, request, obj, form, change):
+        decision = form.cleaned_data.get("decision")
+        if not decision:
+            return
+        amount = form.cleaned_data.get("refund_amount") or Decimal(0)
+        minor = int(amount * 10 ** money_precision(obj.currency))  # 2 decimals: exact
+        try:
+            refunds.refund_review_decide(
+                refund=obj,
+                actor=request.user,
+                approve=decision == "approve",
+                amount=minor,
+                reason=form.cleaned_data.get("written_reason", ""),
+                now=timezone.now(),
+            )
+        except SubscriptionError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The decision is recorded and e-mailed to the customer."))
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("subscriptions.decide_refund")
+
+
+class ChangeDecisionForm(DecisionForm):
+    class Meta:
+        model = ContractChangeRequest
+        fields: list[str] = []
+
+
+@admin.register(ContractChangeRequest)
+class ContractChangeRequestAdmin(admin.ModelAdmin):
+    form = ChangeDecisionForm
+    list_display = ["created_at", "user", "subscription", "target_price", "status"]
+    list_filter = ["status"]
+    search_fields = ["user__email"]
+    list_select_related = ["user", "subscription", "target_price", "target_price__plan"]
+    readonly_fields = [
+        "customer_timeline",
+        "subscription",
+        "current_term",
+        "target_price",
+        "quote_summary",
+        "reason",
+        "message",
+        "status",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+    ]
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "customer_timeline",
+                    "subscription",
+                    "current_term",
+                    "target_price",
+                    "quote_summary",
+                    "reason",
+                    "message",
+                    "status",
+                    "created_at",
+                )
+            },
+        ),
+        (
+            _("Decision"),
+            {
+                "fields": (
+                    "decision",
+                    "written_reason",
+                    "decided_by",
+                    "decided_at",
+                    "decision_reason",
+                )
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(waiting=Case(When(status=ChangeRequestStatus.PENDING, then=0), default=1))
+            .order_by("waiting", "created_at")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("subscriptions.review_contract_change")
+
+    @admin.display(description=_("customer"))
+    def customer_timeline(self, obj: ContractChangeRequest) -> str:
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{} — {}</a>', url, obj.user, _("timeline"))
+
+    @admin.display(description=_("current term"))
+    def current_term(self, obj: ContractChangeRequest) -> str:
+        sub = obj.subscription
+        price = sub.price
+        return format_html(
+            "{} · {} · {} → {}",
+            sub.plan,
+            _money(price.total_amount, price.currency) if price else "—",
+            sub.current_period_start.date() if sub.current_period_start else "—",
+            sub.current_period_end.date() if sub.current_period_end else "—",
+        )
+
+    @admin.display(description=_("if approved now"))
+    def quote_summary(self, obj: ContractChangeRequest) -> str:
+        try:
+            quote = changes.change_request_quote(change=obj, now=timezone.now())
+        except SubscriptionError as exc:
+            return exc.message
+        text = policy.explain(quote, translation.get_language() or "fr")
+        if quote.mode == "immediate":
+            return format_html(
+                "{} ({} {}, {} {})",
+                text,
+                _("charged"),
+                _money(quote.amount_due, quote.currency),
+                _("credited"),
+                _money(quote.credit, quote.currency),
+            )
+        return text
+
+    def save_model(self, request, obj, form, change):
+        decision = form.cleaned_data.get("decision")
+        if not decision:
+            return
+        try:
+            changes.change_request_decide(
+                change=obj,
+                actor=request.user,
+                approve=decision == "approve",
+                reason=form.cleaned_data.get("written_reason", ""),
+                now=timezone.now(),
+            )
+        except SubscriptionError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The decision is recorded and e-mailed to the customer."))

@@ -12,3 +12,9 @@ class SubscriptionsConfig(AppConfig):
 
         stripe_gateway.configure()
         webhooks.connect()
+
+        from django.db.models.signals import post_migrate
+
+        from subscriptions.groups import staff_groups_ensure
+
+        post_migrate.connect(staff_groups_ensure, dispatch_uid="subscriptions-staff-groups")

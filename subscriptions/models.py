@@ -228,7 +228,23 @@ class Subscription(models.Model):
     next_billing_at = models.DateTimeField(_("next charge"), null=True, blank=True)
     renewal_reminder_sent_for = models.DateTimeField(null=True, blank=True, editable=False)
     suspended_at = models.DateTimeField(_("suspended"), null=True, blank=True)
-    cancel_at = models.DateTimeField(_("service ends"), null=True, blank=True)
+    # A downgrade (or a lower plan approved under a commitment) waits for the period end.
+    scheduled_price = models.ForeignKey(
+        Price,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("plan from the next period"),
+    )
+    # Cancellation (L215-1-1): when it was asked, why (optional), and when the service ends.
+    cancel_requested_at = models.DateTimeField(_("cancellation requested"), null=True, blank=True)
+    cancel_reason = models.TextField(_("cancellation reason"), blank=True)
+    cancel_at = models.DateTimeField(_("service ends"), null=True, blank=True, db_index=True)
+    # 003: free months granted to a customer leaving a provider that holds them to a notice.
+    free_months = models.PositiveSmallIntegerField(_("free months left"), default=0)
+    # The unused part of a previous plan, taken off the next invoices (minor units).
+    credit = models.PositiveIntegerField(_("credit (minor units)"), default=0)
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
 
     class Meta:
@@ -316,6 +332,10 @@ class Invoice(models.Model):
         null=True,
         related_name="invoices",
         verbose_name=_("subscription"),
+    )
+    # The price billed: its terms (interval, commitment, guarantee) decide any refund.
+    price = models.ForeignKey(
+        Price, on_delete=models.PROTECT, null=True, related_name="+", verbose_name=_("price")
     )
     kind = models.CharField(_("kind"), max_length=10, choices=InvoiceKind.choices)
     status = models.CharField(
@@ -451,3 +471,158 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return self.kind
+
+
+class RefundReason(models.TextChoices):
+    SERVICE_PROBLEM = "service_problem", _("The service did not work as described")
+    BILLING_ERROR = "billing_error", _("I was billed by mistake")
+    CHANGED_MIND = "changed_mind", _("I changed my mind")
+    BOUGHT_BY_MISTAKE = "bought_by_mistake", _("I bought it by mistake")
+    BOUGHT_TO_EVALUATE = "bought_to_evaluate", _("I bought it to evaluate it")
+    NO_LONGER_USED = "no_longer_used", _("I no longer use it")
+    OTHER = "other", _("Another reason")
+    CANCELLATION = "cancellation", _("Cancellation")
+    ACCOUNT_DELETION = "account_deletion", _("Account deletion")
+
+
+# 002: these are not grounds for a refund outside the automatic rules.
+NOT_GROUNDS_FOR_REVIEW = (
+    RefundReason.CHANGED_MIND,
+    RefundReason.BOUGHT_BY_MISTAKE,
+    RefundReason.BOUGHT_TO_EVALUATE,
+    RefundReason.NO_LONGER_USED,
+)
+
+
+class RefundStatus(models.TextChoices):
+    REVIEW = "review", _("waiting for our review")
+    PROCESSING = "processing", _("being refunded")
+    FAILED = "failed", _("failed, retrying")
+    SUCCEEDED = "succeeded", _("refunded")
+    REJECTED = "rejected", _("rejected")
+
+
+class RefundRequest(models.Model):
+    """One refund of one payment; at most one that is not rejected, ever (002)."""
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="refund_requests",
+        verbose_name=_("customer"),
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="refund_requests", verbose_name=_("invoice")
+    )
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.SET_NULL, null=True, related_name="refund_requests"
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=RefundReason.choices)
+    details = models.TextField(_("details"), blank=True)
+    rule = models.CharField(_("rule"), max_length=20)
+    status = models.CharField(_("status"), max_length=10, choices=RefundStatus.choices)
+    quoted_amount = models.PositiveIntegerField(_("quoted (minor units)"))
+    amount = models.PositiveIntegerField(_("amount (minor units)"), default=0)
+    currency = models.CharField(_("currency"), max_length=3)
+    ends_at = models.DateTimeField(_("subscription ends"), null=True, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    due_by = models.DateTimeField(_("decision due by"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+    stripe_refund_id = models.CharField(_("Stripe refund"), max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
+    refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("refund request")
+        verbose_name_plural = _("refund requests")
+        permissions = [("decide_refund", _("Can decide refunds"))]
+        constraints = [
+            # One refund per payment, ever, whatever is clicked twice or from two tabs.
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=~models.Q(status="rejected"),
+                name="refund_one_per_payment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice.number}: {self.get_status_display()}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"portal-refund-{self.pk}"
+
+
+class ChangeRequestStatus(models.TextChoices):
+    PENDING = "pending", _("waiting for our review")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class ContractChangeRequest(models.Model):
+    """000: under a 12-month commitment a change of plan is a staff decision."""
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="change_requests",
+        verbose_name=_("customer"),
+    )
+    subscription = models.ForeignKey(
+        Subscription,
+        on_delete=models.CASCADE,
+        related_name="change_requests",
+        verbose_name=_("subscription"),
+    )
+    target_price = models.ForeignKey(
+        Price, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested plan")
+    )
+    reason = models.CharField(_("reason"), max_length=200)
+    message = models.TextField(_("message"), blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=ChangeRequestStatus.choices,
+        default=ChangeRequestStatus.PENDING,
+        db_index=True,
+    )
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("contract change request")
+        verbose_name_plural = _("contract change requests")
+        permissions = [("review_contract_change", _("Can review contract changes"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription"],
+                condition=models.Q(status="pending"),
+                name="change_request_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription.reference} -> {self.target_price.plan.code}"

@@ -7,11 +7,14 @@ from accounts.models import User
 from subscriptions.models import (
     LIVE_STATUSES,
     BillingAccount,
+    ChangeRequestStatus,
+    ContractChangeRequest,
     Currency,
     Invoice,
     InvoiceStatus,
     Plan,
     Price,
+    RefundRequest,
     Subscription,
     SubscriptionStatus,
 )
@@ -62,3 +65,21 @@ def trial_days_left(subscription: Subscription, *, now: datetime) -> int:
         return 0
     seconds = (subscription.trial_ends_at - now).total_seconds()
     return max(0, int(-(-seconds // 86400)))  # a day started counts as a day left
+
+
+def subscription_live(*, user: User) -> Subscription | None:
+    return (
+        Subscription.objects.filter(user=user, status__in=LIVE_STATUSES)
+        .select_related("plan", "price", "price__plan", "scheduled_price__plan")
+        .first()
+    )
+
+
+def change_requests_pending(*, subscription: Subscription) -> QuerySet[ContractChangeRequest]:
+    return ContractChangeRequest.objects.filter(
+        subscription=subscription, status=ChangeRequestStatus.PENDING
+    ).select_related("target_price__plan")
+
+
+def refund_requests(*, user: User) -> QuerySet[RefundRequest]:
+    return RefundRequest.objects.filter(user=user).select_related("invoice")

@@ -21,6 +21,7 @@ from accounts.models import User
 from subscriptions import emails, policy
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
+    LIVE_STATUSES,
     AttemptStatus,
     AuditEvent,
     BillingAccount,
@@ -104,7 +105,7 @@ def trial_start(*, user: User, plan: Plan, now: datetime) -> Subscription:
     dates = policy.trial_dates(now, length_days=TRIAL_DAYS, warning_days=TRIAL_WARNING_DAYS)
     with transaction.atomic():
         User.objects.select_for_update(of=("self",)).get(pk=user.pk)
-        if Subscription.objects.filter(user=user, status__in=_live()).exists():
+        if Subscription.objects.filter(user=user, status__in=LIVE_STATUSES).exists():
             raise SubscriptionError(_("You already have a subscription."))
         billing = BillingAccount.objects.filter(user=user).first()
         used = TrialClaim.objects.filter(email_hash=_email_hash(user.email)).exists() or (
@@ -148,16 +149,6 @@ def trial_start(*, user: User, plan: Plan, now: datetime) -> Subscription:
 
 def _default_currency(user: User) -> str:
     return {"GB": "GBP", "US": "USD"}.get(user.country, "EUR")
-
-
-def _live() -> tuple[str, ...]:
-    return (
-        SubscriptionStatus.TRIALING,
-        SubscriptionStatus.ACTIVE,
-        SubscriptionStatus.PAST_DUE,
-        SubscriptionStatus.SUSPENDED,
-        SubscriptionStatus.INCOMPLETE,
-    )
 
 
 def trial_warn(*, subscription: Subscription, now: datetime) -> bool:
@@ -327,7 +318,7 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
         raise SubscriptionError(_("This plan is no longer offered."))
     with transaction.atomic():
         User.objects.select_for_update(of=("self",)).get(pk=user.pk)
-        live = Subscription.objects.filter(user=user, status__in=_live()).first()
+        live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES).first()
         if live and live.status == SubscriptionStatus.TRIALING:
             if _card_used_for_another_trial(user, account):
                 # 001: one trial per card: this trial ends now and billing starts today.
@@ -448,19 +439,33 @@ def _invoice_issue(
     period_start: datetime,
     period_end: datetime,
     now: datetime,
-    amounts: tuple[int, int, int] | None = None,
-    description: str = "",
+    price: Price | None = None,
+    lines: list[tuple[str, int]] | None = None,
 ) -> Invoice:
-    """Issue a numbered invoice (inside the caller's transaction)."""
-    price = subscription.price
+    """Issue a numbered invoice (inside the caller's transaction).
+
+    `lines` are (description, amount tax included); without them the invoice bills one
+    period of the price, less a free month (003) or the account's credit when there is one.
+    """
+    price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
     user = subscription.user
-    subtotal, tax, total = amounts or invoice_amounts(price)
+    plan_line = f"{price.plan.name_en} / {price.plan.name_fr} ({price.interval})"
+    if lines is None:
+        lines = [(plan_line, price.total_amount)]
+        if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
+            lines += _adjustments(subscription, price, price.total_amount)
+    total = max(0, sum(amount for _label, amount in lines))
+    if lines == [(plan_line, price.total_amount)]:
+        subtotal, tax, total = invoice_amounts(price)
+    else:
+        subtotal, tax = split_tax(total, price.tax_rate_bps)
     invoice = Invoice.objects.create(
         number=_next_invoice_number(now),
         user=user,
         subscription=subscription,
+        price=price,
         kind=kind,
         currency=price.currency,
         subtotal=subtotal,
@@ -483,13 +488,17 @@ def _invoice_issue(
         },
         language=user.language,
     )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        description=description
-        or f"{price.plan.name_en} / {price.plan.name_fr} ({price.interval})",
-        amount=subtotal,
-        period_start=period_start,
-        period_end=period_end,
+    nets = [split_tax(amount, price.tax_rate_bps)[0] for _label, amount in lines]
+    nets[-1] += subtotal - sum(nets)  # rounding: the lines add up to the subtotal
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=invoice,
+            description=label,
+            amount=net,
+            period_start=period_start,
+            period_end=period_end,
+        )
+        for (label, _amount), net in zip(lines, nets, strict=True)
     )
     audit(
         user=user,
@@ -500,6 +509,36 @@ def _invoice_issue(
         currency=price.currency,
     )
     return invoice
+
+
+def split_tax(total: int, tax_rate_bps: int) -> tuple[int, int]:
+    """(net, tax) of an amount that includes tax, to the nearest minor unit."""
+    net = (total * 10000 * 2 + (10000 + tax_rate_bps)) // (2 * (10000 + tax_rate_bps))
+    return net, total - net
+
+
+def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[tuple[str, int]]:
+    """Lines taken off a period's invoice: free months (003), then the account's credit.
+    The subscription row is locked by the caller; the counters go down here."""
+    lines: list[tuple[str, int]] = []
+    if subscription.free_months > 0:
+        months = policy.MONTHS_PER_INTERVAL[price.interval]
+        used = min(subscription.free_months, months)
+        subscription.free_months -= used
+        subscription.save(update_fields=["free_months"])
+        amount -= amount * used // months
+        lines.append(
+            (
+                f"Free months (switching offer) / Mois offerts (changement de fournisseur): {used}",
+                -(price.total_amount * used // months),
+            )
+        )
+    if subscription.credit > 0 and amount > 0:
+        used = min(subscription.credit, amount)
+        subscription.credit -= used
+        subscription.save(update_fields=["credit"])
+        lines.append(("Credit from your previous plan / Avoir de votre offre précédente", -used))
+    return lines
 
 
 def _next_invoice_number(now: datetime) -> str:
@@ -528,6 +567,17 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             return last
         if last is not None and last.status == AttemptStatus.PENDING:
             return last  # another worker is charging it right now
+        if inv.total == 0:  # a free month (003) or a credit covered it: nothing to charge
+            attempt = PaymentAttempt.objects.create(
+                invoice=inv,
+                number=(last.number + 1) if last else 1,
+                amount=0,
+                currency=inv.currency,
+                trigger=trigger,
+                status=AttemptStatus.SUCCEEDED,
+            )
+            _invoice_paid(invoice=inv, charge_id="", now=now)
+            return attempt
         account = BillingAccount.objects.filter(user__invoices=inv).first()
         if account is None or not account.has_card:
             raise SubscriptionError(_("Please add a card first."))
@@ -648,7 +698,7 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime) -> None:
     if sub.first_paid_at is None:
         sub.first_paid_at = now
     reactivated = sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED)
-    if sub.status in _live():
+    if sub.status in LIVE_STATUSES:
         sub.status = SubscriptionStatus.ACTIVE  # 004: reactivated at once on payment
         sub.suspended_at = None
         if sub.next_billing_at is None and sub.cancel_at is None:
@@ -804,6 +854,14 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
             or sub.anchor_at is None
         ):
             return None
+        changed_plan = None
+        if sub.scheduled_price is not None:
+            # 004: a downgrade starts with the next billing period.
+            changed_plan = sub.plan.name_en
+            if sub.scheduled_price.interval != sub.price.interval:
+                sub.anchor_at, sub.period_index = sub.next_billing_at, -1
+            sub.price, sub.plan = sub.scheduled_price, sub.scheduled_price.plan
+            sub.scheduled_price = None
         sub.period_index += 1
         sub.current_period_start, sub.current_period_end = period_bounds(
             anchor=sub.anchor_at, index=sub.period_index, price=sub.price
@@ -811,12 +869,25 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
         sub.next_billing_at = None  # set again when the invoice is paid
         sub.save(
             update_fields=[
+                "anchor_at",
                 "period_index",
+                "price",
+                "plan",
+                "scheduled_price",
                 "current_period_start",
                 "current_period_end",
                 "next_billing_at",
             ]
         )
+        if changed_plan:
+            audit(
+                user=sub.user,
+                kind="plan_changed",
+                subscription=sub,
+                old=changed_plan,
+                new=sub.plan.code,
+                scheduled=True,
+            )
         invoice = _invoice_issue(
             subscription=sub,
             kind=InvoiceKind.RENEWAL,
@@ -869,6 +940,7 @@ def billing_run(*, now: datetime) -> dict[str, int]:
         "renewed": 0,
         "retried": 0,
         "trial_warnings": 0,
+        "ended": 0,
         "reminders": 0,
         "purged": 0,
     }
@@ -914,6 +986,13 @@ def billing_run(*, now: datetime) -> dict[str, int]:
     ):
         done["reminders"] += renewal_remind(subscription=sub, now=now)
 
+    from subscriptions import changes, refunds
+
+    for sub in _due(Subscription.objects.filter(status__in=LIVE_STATUSES, cancel_at__lte=now)):
+        done["ended"] += changes.subscription_end_due(subscription=sub, now=now)
+
+    done["refunds_retried"] = refunds.refunds_retry(now=now)
+
     from accounts import services as account_services
 
     for sub in _due(
@@ -925,3 +1004,20 @@ def billing_run(*, now: datetime) -> dict[str, int]:
 
 def _due(queryset: Any) -> list[Any]:
     return list(queryset.order_by("pk")[:BATCH_SIZE])
+
+
+# --- account closure (the privacy app's deletion calls these) -----------------------------------
+
+
+def account_closure_preview(*, user: User, now: datetime) -> list[Any]:
+    """One item per subscription that closing the account now would refund."""
+    from subscriptions import refunds
+
+    return list(refunds.account_closure_preview(user=user, now=now))
+
+
+def account_closure(*, user: User, now: datetime, actor: User | None = None) -> None:
+    """End every subscription now, with the refunds the rules give (002, 004)."""
+    from subscriptions import refunds
+
+    refunds.account_closure(user=user, now=now, actor=actor)

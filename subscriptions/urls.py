@@ -13,4 +13,24 @@ urlpatterns = [
     path("account/invoices/<str:number>/pay/", views.invoice_pay, name="invoice_pay"),
     path("account/invoices/", include("subscriptions.urls_invoices")),
     path("account/cancel/", views.cancel, name="cancel"),
+    path("account/cancel/confirm/", views.cancel_confirm, name="cancel_confirm"),
+    path("account/cancel/undo/", views.cancel_undo, name="cancel_undo"),
+    path("account/subscription/change/<int:price_id>/", views.plan_change, name="plan_change"),
+    path(
+        "account/subscription/change/withdraw/",
+        views.plan_change_withdraw,
+        name="plan_change_withdraw",
+    ),
+    path(
+        "account/subscription/change-request/",
+        views.change_request_new,
+        name="change_request_new",
+    ),
+    path(
+        "account/subscription/change-request/<int:pk>/withdraw/",
+        views.change_request_withdraw,
+        name="change_request_withdraw",
+    ),
+    path("account/invoices/<str:number>/refund/", views.refund_request, name="refund_request"),
+    path("account/refunds/", views.refund_list, name="refunds"),
 ]

@@ -9,15 +9,18 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from subscriptions import selectors, services
+from subscriptions import changes, policy, refunds, selectors, services
 from subscriptions.models import (
     AttemptStatus,
+    ContractChangeRequest,
     Currency,
     InvoiceStatus,
     Plan,
     Price,
+    RefundReason,
+    Subscription,
     SubscriptionStatus,
 )
 
@@ -58,6 +61,18 @@ def subscription_detail(request: HttpRequest) -> TemplateResponse:
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
         "rows": selectors.pricing_table(currency=currency),
         "open_invoices": list(selectors.invoices_open(user=user)),  # type: ignore[arg-type]
+        "change_options": changes.plan_change_options(subscription=subscription)
+        if subscription is not None
+        and subscription.status == SubscriptionStatus.ACTIVE
+        and subscription.cancel_at is None
+        and subscription.scheduled_price_id is None
+        else [],
+        "pending_changes": list(selectors.change_requests_pending(subscription=subscription))
+        if subscription is not None
+        else [],
+        "charge_back": changes.refund_to_charge_back(subscription)
+        if subscription is not None and subscription.cancel_at
+        else None,
     }
     return TemplateResponse(request, "subscriptions/subscription_detail.html", context)
 
@@ -209,5 +224,248 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-def cancel(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "subscriptions/cancel_start.html", {})
+# --- changing plan (000, 001, 004) -----------------------------------------------------------
+
+
+def _live_subscription(request: HttpRequest) -> Subscription:
+    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    if subscription is None:
+        raise Http404
+    return subscription
+
+
+@require_http_methods(["GET", "POST"])
+def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
+    """The quote in place (htmx partial) or as a page, then the confirmation."""
+    subscription = _live_subscription(request)
+    target = get_object_or_404(
+        Price.objects.select_related("plan"),
+        pk=price_id,
+        is_active=True,
+        plan__is_active=True,
+        currency=subscription.currency,
+    )
+    now = timezone.now()
+    error = ""
+    if request.method == "POST":
+        try:
+            changes.plan_change(
+                user=request.user,  # type: ignore[arg-type]
+                subscription=subscription,
+                target=target,
+                token=request.POST.get("quote", ""),
+                now=now,
+            )
+        except services.SubscriptionError as exc:
+            error = exc.message
+        else:
+            subscription.refresh_from_db()
+            if subscription.scheduled_price_id == target.pk:
+                messages.success(request, _("Your change is scheduled for your next period."))
+            else:
+                messages.success(
+                    request,
+                    _("You are now on %(plan)s.") % {"plan": target.plan.name},
+                )
+            return redirect("subscriptions:detail")
+    try:
+        quote = changes.plan_change_quote_for(subscription=subscription, target=target, now=now)
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriptions:detail")
+    context = {
+        "subscription": subscription,
+        "target": target,
+        "quote": quote,
+        "explanation": policy.explain(
+            quote,
+            translation.get_language() or "fr",
+            tz=request.user.time_zone,  # type: ignore[union-attr]
+        ),
+        "token": changes.quote_token(subscription=subscription, target=target, quoted_at=now),
+        "error": error,
+    }
+    template = "subscriptions/plan_change.html"
+    if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
+        template += "#quote"
+    return TemplateResponse(request, template, context, status=400 if error else 200)
+
+
+@require_POST
+def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
+    changes.plan_change_withdraw(
+        user=request.user,  # type: ignore[arg-type]
+        subscription=_live_subscription(request),
+    )
+    messages.success(request, _("Your scheduled change is withdrawn."))
+    return redirect("subscriptions:detail")
+
+
+@require_http_methods(["GET", "POST"])
+def change_request_new(request: HttpRequest) -> HttpResponse:
+    subscription = _live_subscription(request)
+    options = changes.plan_change_options(subscription=subscription)
+    error = ""
+    if request.method == "POST":
+        target = next((p for p in options if str(p.pk) == request.POST.get("target", "")), None)
+        try:
+            if target is None:
+                raise services.SubscriptionError(_("Please choose another plan."))
+            changes.change_request_create(
+                user=request.user,  # type: ignore[arg-type]
+                subscription=subscription,
+                target=target,
+                reason=request.POST.get("reason", "").replace("\x00", ""),
+                message=request.POST.get("message", "").replace("\x00", ""),
+            )
+        except services.SubscriptionError as exc:
+            error = exc.message
+        else:
+            messages.success(request, _("Your request is sent: our team will answer by e-mail."))
+            return redirect("subscriptions:detail")
+    context = {
+        "subscription": subscription,
+        "options": options,
+        "error": error,
+        "posted": request.POST,
+    }
+    return TemplateResponse(
+        request, "subscriptions/change_request_form.html", context, status=400 if error else 200
+    )
+
+
+@require_POST
+def change_request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    change = get_object_or_404(ContractChangeRequest, pk=pk, user=request.user)
+    try:
+        changes.change_request_withdraw(user=request.user, change=change)  # type: ignore[arg-type]
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your change request is withdrawn."))
+    return redirect("subscriptions:detail")
+
+
+# --- cancelling in three clicks (003; L215-1-1, D215-1 to D215-3) ---------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest) -> HttpResponse:
+    """Click 1 opens this form (prefilled); click 2, "Continue", shows the summary."""
+    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    if subscription is None:
+        return TemplateResponse(request, "subscriptions/cancel_start.html", {})
+    now = timezone.now()
+    quote = changes.cancellation_quote(subscription=subscription, now=now)
+    context = {
+        "subscription": subscription,
+        "quote": quote,
+        "reason": request.POST.get("reason", "").replace("\x00", "")[:2000],
+        "refund_explanation": _refund_sentence(request, quote.refund),
+        "guarantee_explanation": _refund_sentence(request, quote.guarantee),
+        "charge_back": changes.refund_to_charge_back(subscription),
+    }
+    if subscription.cancel_at is not None:
+        return TemplateResponse(request, "subscriptions/cancel_pending.html", context)
+    template = (
+        "subscriptions/cancel_summary.html"
+        if request.method == "POST"
+        else ("subscriptions/cancel_form.html")
+    )
+    return TemplateResponse(request, template, context)
+
+
+def _refund_sentence(request: HttpRequest, quote: policy.RefundQuote | None) -> str:
+    if quote is None or quote.rule == "none":
+        return ""
+    return policy.explain(
+        quote,
+        translation.get_language() or "fr",
+        tz=request.user.time_zone,  # type: ignore[union-attr]
+    )
+
+
+@require_POST
+def cancel_confirm(request: HttpRequest) -> HttpResponse:
+    """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
+    subscription = _live_subscription(request)
+    try:
+        sub, refund = changes.cancellation_confirm(
+            user=request.user,  # type: ignore[arg-type]
+            subscription=subscription,
+            reason=request.POST.get("reason", "").replace("\x00", ""),
+            now=timezone.now(),
+            full_refund=request.POST.get("full_refund") == "1",
+        )
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriptions:cancel")
+    return TemplateResponse(
+        request, "subscriptions/cancel_done.html", {"subscription": sub, "refund": refund}
+    )
+
+
+@require_POST
+def cancel_undo(request: HttpRequest) -> HttpResponse:
+    try:
+        changes.cancellation_undo(
+            user=request.user,  # type: ignore[arg-type]
+            subscription=_live_subscription(request),
+            now=timezone.now(),
+        )
+    except services.SubscriptionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your subscription continues."))
+    return redirect("subscriptions:detail")
+
+
+# --- refunds (002, 004) -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def refund_request(request: HttpRequest, number: str) -> HttpResponse:
+    invoice = selectors.invoice_for_user(user=request.user, number=number)  # type: ignore[arg-type]
+    if invoice is None:
+        raise Http404
+    now = timezone.now()
+    existing = refunds.existing_request(invoice)
+    error = ""
+    if request.method == "POST" and existing is None:
+        try:
+            refund = refunds.refund_request_create(
+                user=request.user,  # type: ignore[arg-type]
+                invoice=invoice,
+                reason=request.POST.get("reason", ""),
+                details=request.POST.get("details", "").replace("\x00", ""),
+                now=now,
+            )
+        except services.SubscriptionError as exc:
+            error = exc.message
+        else:
+            return TemplateResponse(
+                request, "subscriptions/refund_done.html", {"refund": refund, "invoice": invoice}
+            )
+    quote = refunds.refund_quote_for(invoice=invoice, now=now)
+    context = {
+        "invoice": invoice,
+        "existing": existing,
+        "quote": quote,
+        "explanation": _refund_sentence(request, quote)
+        or policy.explain(quote, translation.get_language() or "fr"),
+        "reasons": [
+            (value, label)
+            for value, label in RefundReason.choices
+            if value not in (RefundReason.CANCELLATION, RefundReason.ACCOUNT_DELETION)
+        ],
+        "posted": request.POST,
+        "error": error,
+    }
+    return TemplateResponse(
+        request, "subscriptions/refund_request.html", context, status=400 if error else 200
+    )
+
+
+def refund_list(request: HttpRequest) -> TemplateResponse:
+    requests_ = selectors.refund_requests(user=request.user)  # type: ignore[arg-type]
+    return TemplateResponse(request, "subscriptions/refund_list.html", {"refunds": requests_})

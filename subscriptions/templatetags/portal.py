@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from babel.dates import format_date, format_datetime
 from django import template
@@ -36,3 +36,12 @@ def moment(value: datetime | None) -> str:
 
 def _locale() -> str:
     return money_module.babel_locale(translation.get_language() or "fr")
+
+
+@register.filter
+def last_day(deadline: datetime | None) -> str:
+    """The last day before a deadline that falls at midnight: a window ending at 00:00 on
+    2 June is shown as "by 1 June"."""
+    if deadline is None:
+        return ""
+    return day(deadline - timedelta(microseconds=1))

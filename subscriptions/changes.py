@@ -1,0 +1,642 @@
+"""Changing plan, cancelling in three clicks, and contract change requests (000, 001, 003, 004).
+
+Every quote comes from `policy`; the confirmation re-computes it at the moment the customer
+was shown (`quoted_at`, signed in the form), so what they confirmed is what is charged.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core import signing
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from subscriptions import emails, policy, refunds
+from subscriptions.models import (
+    LIVE_STATUSES,
+    AttemptStatus,
+    ChangeRequestStatus,
+    ContractChangeRequest,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Price,
+    RefundReason,
+    RefundRequest,
+    RefundStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.services import (
+    SubscriptionError,
+    _invoice_issue,
+    audit,
+    invoice_charge,
+    period_bounds,
+    price_terms,
+    trial_expire,
+)
+
+QUOTE_VALIDITY = timedelta(minutes=30)
+_SIGNER_SALT = "subscriptions.plan-change-quote"
+CHANGEABLE = (SubscriptionStatus.ACTIVE,)
+
+
+# --- quotes ----------------------------------------------------------------------------------
+
+
+def plan_change_options(*, subscription: Subscription) -> list[Price]:
+    """The other offered plans and intervals, in the subscription's currency."""
+    return list(
+        Price.objects.filter(currency=subscription.currency, is_active=True, plan__is_active=True)
+        .exclude(pk=subscription.price_id or 0)
+        .select_related("plan")
+        .order_by("plan__rank", "interval")
+    )
+
+
+def plan_change_quote_for(
+    *, subscription: Subscription, target: Price, now: datetime, ignore_commitment: bool = False
+) -> policy.PlanChangeQuote:
+    """The policy's quote for moving this subscription to `target` at `now`.
+
+    Amounts are tax included: what the card is charged. `ignore_commitment` is the staff's
+    view of an approved contract change (000: the unused part of the annual payment credited).
+    """
+    current = subscription.price
+    if (
+        current is None
+        or subscription.current_period_start is None
+        or subscription.current_period_end is None
+    ):
+        raise SubscriptionError(_("This subscription cannot change plan now."))
+    terms = price_terms(current)
+    if ignore_commitment:
+        terms = policy.Terms(
+            interval=terms.interval,
+            guarantee_days=terms.guarantee_days,
+            renewal_grace_business_days=terms.renewal_grace_business_days,
+        )
+    return policy.plan_change_quote(
+        terms,
+        current.plan.rank,
+        current.total_amount,
+        price_terms(target),
+        target.plan.rank,
+        target.total_amount,
+        period_start=subscription.current_period_start,
+        period_end=subscription.current_period_end,
+        now=now,
+        currency=subscription.currency,
+    )
+
+
+def quote_token(*, subscription: Subscription, target: Price, quoted_at: datetime) -> str:
+    """Signed (subscription, target, moment) carried by the confirmation form."""
+    return signing.dumps(
+        [subscription.pk, target.pk, quoted_at.isoformat()], salt=_SIGNER_SALT, compress=True
+    )
+
+
+def _quoted_at(token: str, *, subscription: Subscription, target: Price, now: datetime) -> datetime:
+    try:
+        sub_pk, target_pk, moment = signing.loads(token, salt=_SIGNER_SALT, max_age=QUOTE_VALIDITY)
+        quoted_at = datetime.fromisoformat(moment)
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise SubscriptionError(
+            _("This quote has expired: please look at the new amount and confirm again.")
+        ) from exc
+    if sub_pk != subscription.pk or target_pk != target.pk or quoted_at > now:
+        raise SubscriptionError(
+            _("This quote has expired: please look at the new amount and confirm again.")
+        )
+    return quoted_at
+
+
+# --- changing plan (001, 004) ----------------------------------------------------------------
+
+
+def plan_change(
+    *, user: User, subscription: Subscription, target: Price, token: str, now: datetime
+) -> Subscription:
+    """Do what the quote said: an upgrade now with its prorated charge (a failed charge leaves
+    the old plan), a downgrade from the next period, a review under a commitment."""
+    if subscription.user_id != user.pk:
+        raise SubscriptionError(_("This subscription cannot change plan now."))
+    quoted_at = _quoted_at(token, subscription=subscription, target=target, now=now)
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("price", "price__plan", "plan", "user")
+            .get(pk=subscription.pk)
+        )
+        if sub.status not in CHANGEABLE or sub.cancel_at is not None:
+            raise SubscriptionError(_("This subscription cannot change plan now."))
+        if sub.current_period_end is None or quoted_at < (sub.current_period_start or now):
+            raise SubscriptionError(
+                _("This quote has expired: please look at the new amount and confirm again.")
+            )
+        quote = plan_change_quote_for(subscription=sub, target=target, now=quoted_at)
+        if quote.mode == "none":
+            raise SubscriptionError(_("This is already your plan."))
+        if quote.mode == "review":
+            raise SubscriptionError(
+                _("Your plan is under a commitment: please send a change request instead.")
+            )
+        if quote.mode == "next_period":
+            sub.scheduled_price = target
+            sub.save(update_fields=["scheduled_price"])
+            audit(
+                user=user,
+                kind="downgrade_scheduled",
+                subscription=sub,
+                target=target.plan.code,
+                effective_at=sub.current_period_end.isoformat(),
+            )
+            emails.email_user(user, "downgrade_scheduled", {"subscription": sub})
+            return sub
+        # Immediate: a proration invoice for exactly the quoted amount.
+        old_price = sub.price
+        assert old_price is not None  # noqa: S101 - plan_change_quote_for checked it
+        start, end = now, sub.current_period_end
+        if quote.starts_new_period:
+            start, end = now, policy.add_months(now, policy.MONTHS_PER_INTERVAL[target.interval])
+        invoice = None
+        if quote.amount_due > 0:
+            invoice = _invoice_issue(
+                subscription=sub,
+                kind=InvoiceKind.PRORATION,
+                period_start=start,
+                period_end=end,
+                now=now,
+                price=target,
+                lines=[
+                    (
+                        f"{old_price.plan.name_en} -> {target.plan.name_en} / "
+                        f"{old_price.plan.name_fr} -> {target.plan.name_fr} "
+                        f"({target.interval}, prorated)",
+                        quote.amount_due,
+                    )
+                ],
+            )
+    if invoice is not None:
+        attempt = invoice_charge(invoice=invoice, trigger="plan_change", now=now)
+        if attempt.status != AttemptStatus.SUCCEEDED:
+            Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
+                status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
+            )
+            audit(
+                user=user,
+                kind="plan_change_failed",
+                subscription=subscription,
+                target=target.plan.code,
+                code=attempt.failure_code,
+            )
+            reason = attempt.failure_message or attempt.failure_code
+            raise SubscriptionError(
+                _("Your card was declined (%(reason)s): you stay on your current plan.")
+                % {"reason": reason}
+                if attempt.status == AttemptStatus.FAILED
+                else _(
+                    "Your bank asks for a confirmation we cannot get here: you stay on your "
+                    "current plan. Please try again or use another card."
+                )
+            )
+    return _switch_now(subscription, target, quote, now=now, invoice=invoice)
+
+
+def _switch_now(
+    subscription: Subscription,
+    target: Price,
+    quote: policy.PlanChangeQuote,
+    *,
+    now: datetime,
+    invoice: Invoice | None,
+    actor: User | None = None,
+) -> Subscription:
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("plan", "user")
+            .get(pk=subscription.pk)
+        )
+        old_plan = sub.plan.name
+        sub.plan, sub.price, sub.scheduled_price = target.plan, target, None
+        sub.credit += quote.credit
+        fields = ["plan", "price", "scheduled_price", "credit"]
+        if quote.starts_new_period:
+            sub.anchor_at, sub.period_index = now, 0
+            sub.current_period_start, sub.current_period_end = period_bounds(
+                anchor=now, index=0, price=target
+            )
+            sub.next_billing_at = sub.current_period_end
+            fields += [
+                "anchor_at",
+                "period_index",
+                "current_period_start",
+                "current_period_end",
+                "next_billing_at",
+            ]
+        sub.save(update_fields=fields)
+        audit(
+            user=sub.user,
+            actor=actor,
+            kind="plan_changed",
+            subscription=sub,
+            new=target.plan.code,
+            charged=quote.amount_due,
+            credit=quote.credit,
+            invoice=invoice.number if invoice else "",
+        )
+        emails.email_user(
+            sub.user,
+            "plan_changed",
+            {"subscription": sub, "invoice": invoice, "old_plan": old_plan},
+        )
+    return sub
+
+
+def plan_change_withdraw(*, user: User, subscription: Subscription) -> Subscription:
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update(of=("self",)).get(
+            pk=subscription.pk, user=user
+        )
+        if sub.scheduled_price_id is None:
+            return sub
+        sub.scheduled_price = None
+        sub.save(update_fields=["scheduled_price"])
+        audit(user=user, kind="downgrade_withdrawn", subscription=sub)
+    return sub
+
+
+# --- cancelling (003, 004, L215-1-1) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancellationQuote:
+    """What the summary page says before the customer confirms."""
+
+    subscription: Subscription
+    ends_at: datetime
+    refund: policy.RefundQuote  # refunded at once on confirming (remaining months), or none
+    guarantee: policy.RefundQuote | None  # the full refund offered as a second button
+    invoice: Invoice | None
+    committed: bool
+
+
+def cancellation_quote(*, subscription: Subscription, now: datetime) -> CancellationQuote:
+    sub = subscription
+    none = policy.RefundQuote(amount=0, currency=sub.currency, rule="none", ends_at=None)
+    if sub.status == SubscriptionStatus.TRIALING:
+        # A trial is never billed once cancelled; it runs to its end, then its data is kept
+        # for the export grace period.
+        ends = sub.trial_ends_at or now
+        return CancellationQuote(sub, ends, none, None, None, committed=False)
+    if sub.price is None or sub.current_period_start is None or sub.current_period_end is None:
+        return CancellationQuote(sub, now, none, None, None, committed=False)
+    terms = price_terms(sub.price)
+    ends_at = policy.cancellation_date(
+        terms,
+        period_start=sub.current_period_start,
+        period_end=sub.current_period_end,
+        now=now,
+    )
+    invoice = (
+        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
+        .select_related("price", "subscription", "user")
+        .order_by("-paid_at")
+        .first()
+    )
+    refund, guarantee = none, None
+    if invoice is not None and refunds.existing_request(invoice) is None:
+        full = refunds.refund_quote_for(invoice=invoice, now=now)
+        if full.rule in ("guarantee", "renewal_grace"):
+            guarantee = full
+        plain = refunds.refund_quote_for(invoice=invoice, now=now, skip_full_refunds=True)
+        if plain.rule == "remaining_months" and plain.amount > 0:
+            refund = plain
+    return CancellationQuote(
+        sub, ends_at, refund, guarantee, invoice, committed=terms.commitment_months > 0
+    )
+
+
+def cancellation_confirm(
+    *,
+    user: User,
+    subscription: Subscription,
+    reason: str,
+    now: datetime,
+    full_refund: bool = False,
+) -> tuple[Subscription, RefundRequest | None]:
+    """Record the cancellation; refund what the summary said; e-mail the acknowledgement."""
+    if subscription.user_id != user.pk:
+        raise SubscriptionError(_("You have no active contract to cancel."))
+    quote = cancellation_quote(subscription=subscription, now=now)
+    refund = None
+    if full_refund:
+        if quote.guarantee is None or quote.invoice is None:
+            raise SubscriptionError(_("A full refund is no longer possible for this payment."))
+        refund = refunds.refund_request_create(
+            user=user,
+            invoice=quote.invoice,
+            reason=RefundReason.CANCELLATION,
+            details=reason,
+            now=now,
+        )
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        if refund is not None:
+            # The full refund has ended the subscription already: keep the reason given.
+            sub.cancel_reason = reason.strip()[:2000]
+            sub.save(update_fields=["cancel_reason"])
+        elif sub.status not in LIVE_STATUSES:
+            raise SubscriptionError(_("You have no active contract to cancel."))
+        elif sub.cancel_at is None or sub.cancel_at > quote.ends_at:
+            sub.cancel_requested_at = now
+            sub.cancel_reason = reason.strip()[:2000]
+            sub.cancel_at = quote.ends_at if refund is None else min(quote.ends_at, now)
+            sub.scheduled_price = None
+            if sub.status == SubscriptionStatus.TRIALING:
+                sub.price = None  # nothing will be charged at the end of the trial
+            else:
+                sub.next_billing_at = None
+            sub.save(
+                update_fields=[
+                    "cancel_requested_at",
+                    "cancel_reason",
+                    "cancel_at",
+                    "next_billing_at",
+                    "scheduled_price",
+                    "price",
+                ]
+            )
+            audit(
+                user=user,
+                kind="cancellation_requested",
+                subscription=sub,
+                ends_at=sub.cancel_at.isoformat(),
+                reason_given=bool(reason.strip()),
+            )
+    if refund is None and quote.refund.rule == "remaining_months" and quote.invoice is not None:
+        # 004: the full months left after the current one are refunded at once.
+        refund = refunds.refund_request_create(
+            user=user,
+            invoice=quote.invoice,
+            reason=RefundReason.CANCELLATION,
+            details=reason,
+            now=now,
+            skip_full_refunds=True,
+        )
+    sub = Subscription.objects.select_related("plan", "user").get(pk=subscription.pk)
+    emails.email_user(user, "cancellation_confirmed", {"subscription": sub, "refund": refund})
+    return sub, refund
+
+
+def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) -> Subscription:
+    """ "Keep my subscription": one click, until the end date. Months already refunded on
+    cancelling are charged again, as the page says before the click."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("price", "user")
+            .get(pk=subscription.pk, user=user)
+        )
+        if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at <= now:
+            raise SubscriptionError(_("This cancellation can no longer be undone."))
+        refunded = refund_to_charge_back(sub)
+        invoice = None
+        if refunded is not None and refunded.amount > 0 and sub.price is not None:
+            invoice = _invoice_issue(
+                subscription=sub,
+                kind=InvoiceKind.PRORATION,
+                period_start=sub.cancel_at,
+                period_end=sub.current_period_end or sub.cancel_at,
+                now=now,
+                lines=[
+                    (
+                        "Months refunded on cancellation, charged again / "
+                        "Mois remboursés à la résiliation, facturés à nouveau",
+                        refunded.amount,
+                    )
+                ],
+            )
+    if invoice is not None:
+        attempt = invoice_charge(invoice=invoice, trigger="undo_cancel", now=now)
+        if attempt.status != AttemptStatus.SUCCEEDED:
+            Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
+                status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
+            )
+            raise SubscriptionError(
+                _("Your card was declined (%(reason)s): your cancellation stays in place.")
+                % {"reason": attempt.failure_message or attempt.failure_code}
+            )
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=subscription.pk)
+        )
+        sub.cancel_at = None
+        sub.cancel_requested_at = None
+        sub.cancel_reason = ""
+        if sub.status != SubscriptionStatus.TRIALING and sub.current_period_end:
+            sub.next_billing_at = sub.current_period_end
+        elif sub.status == SubscriptionStatus.TRIALING:
+            sub.next_billing_at = sub.trial_ends_at
+        sub.save(
+            update_fields=["cancel_at", "cancel_requested_at", "cancel_reason", "next_billing_at"]
+        )
+        audit(
+            user=user,
+            kind="cancellation_undone",
+            subscription=sub,
+            charged=invoice.total if invoice else 0,
+        )
+        emails.email_user(user, "cancellation_undone", {"subscription": sub})
+    return sub
+
+
+def refund_to_charge_back(subscription: Subscription) -> RefundRequest | None:
+    """The remaining-months refund of a cancellation, which keeping the subscription undoes."""
+    return (
+        RefundRequest.objects.filter(
+            subscription=subscription,
+            reason=RefundReason.CANCELLATION,
+            rule="remaining_months",
+        )
+        .exclude(status=RefundStatus.REJECTED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
+    """At the end date the subscription ends; data, invoices and export stay (001)."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=subscription.pk)
+        )
+        if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at > now:
+            return False
+        if sub.status == SubscriptionStatus.TRIALING:
+            # A cancelled trial runs out as any trial does: expired, readable for the export.
+            return trial_expire(subscription=sub, now=now)
+        sub.status = SubscriptionStatus.CANCELED
+        sub.ended_at = now
+        sub.next_billing_at = None
+        sub.save(update_fields=["status", "ended_at", "next_billing_at"])
+        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).update(
+            status=InvoiceStatus.VOID, next_retry_at=None
+        )
+        audit(user=sub.user, kind="subscription_ended", subscription=sub, why="cancellation")
+    return True
+
+
+# --- contract change requests (000) ------------------------------------------------------------
+
+
+def change_request_create(
+    *, user: User, subscription: Subscription, target: Price, reason: str, message: str
+) -> ContractChangeRequest:
+    if subscription.user_id != user.pk or subscription.price is None:
+        raise SubscriptionError(_("This subscription cannot change plan now."))
+    if subscription.price.commitment_months == 0:
+        raise SubscriptionError(_("Your plan has no commitment: you can change it yourself."))
+    if target.pk == subscription.price_id or target.currency != subscription.currency:
+        raise SubscriptionError(_("Please choose another plan."))
+    if not reason.strip():
+        raise SubscriptionError(_("Please tell us why you want to change."))
+    with transaction.atomic():
+        Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        if ContractChangeRequest.objects.filter(
+            subscription=subscription, status=ChangeRequestStatus.PENDING
+        ).exists():
+            raise SubscriptionError(_("You already have a change request waiting for review."))
+        change = ContractChangeRequest.objects.create(
+            user=user,
+            subscription=subscription,
+            target_price=target,
+            reason=reason.strip()[:200],
+            message=message.strip()[:5000],
+        )
+        audit(
+            user=user,
+            kind="change_request_filed",
+            subscription=subscription,
+            target=target.plan.code,
+        )
+        emails.email_user(user, "change_request_received", {"change": change})
+    return change
+
+
+def change_request_withdraw(*, user: User, change: ContractChangeRequest) -> None:
+    with transaction.atomic():
+        c = ContractChangeRequest.objects.select_for_update().get(pk=change.pk, user=user)
+        if c.status != ChangeRequestStatus.PENDING:
+            raise SubscriptionError(_("This request has already been decided."))
+        c.status = ChangeRequestStatus.WITHDRAWN
+        c.save(update_fields=["status"])
+        audit(user=user, kind="change_request_withdrawn", subscription=c.subscription)
+
+
+def change_request_quote(*, change: ContractChangeRequest, now: datetime) -> policy.PlanChangeQuote:
+    """What approving would do: a higher plan now with the unused annual payment credited,
+    a lower one at the end of the term."""
+    return plan_change_quote_for(
+        subscription=change.subscription,
+        target=change.target_price,
+        now=now,
+        ignore_commitment=True,
+    )
+
+
+def change_request_decide(
+    *, change: ContractChangeRequest, actor: User, approve: bool, reason: str, now: datetime
+) -> ContractChangeRequest:
+    if not actor.has_perm("subscriptions.review_contract_change"):
+        raise SubscriptionError(_("You are not allowed to review contract changes."))
+    if not approve and not reason.strip():
+        raise SubscriptionError(_("Please write the reason for the rejection."))
+    with transaction.atomic():
+        c = (
+            ContractChangeRequest.objects.select_for_update(of=("self",))
+            .select_related("subscription", "target_price", "target_price__plan", "user")
+            .get(pk=change.pk)
+        )
+        if c.status != ChangeRequestStatus.PENDING:
+            raise SubscriptionError(_("This request has already been decided."))
+        quote = change_request_quote(change=c, now=now) if approve else None
+        c.status = ChangeRequestStatus.APPROVED if approve else ChangeRequestStatus.REJECTED
+        c.decided_by, c.decided_at, c.decision_reason = actor, now, reason.strip()
+        c.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        audit(
+            user=c.user,
+            actor=actor,
+            kind=f"change_request_{c.status}",
+            subscription=c.subscription,
+            target=c.target_price.plan.code,
+        )
+    effective_now = False
+    if approve and quote is not None:
+        if quote.mode == "immediate":
+            _approved_now(c, quote, actor=actor, now=now)
+            effective_now = True
+        else:
+            Subscription.objects.filter(pk=c.subscription_id).update(scheduled_price=c.target_price)
+    emails.email_user(
+        c.user, "change_request_decided", {"change": c, "effective_now": effective_now}
+    )
+    return c
+
+
+def _approved_now(
+    change: ContractChangeRequest, quote: policy.PlanChangeQuote, *, actor: User, now: datetime
+) -> None:
+    """An approved move to a higher plan starts now; the quote's amount is charged, or its
+    credit kept for the next invoices. A declined card reverts the decision to pending."""
+    sub = change.subscription
+    target = change.target_price
+    invoice = None
+    if quote.amount_due > 0:
+        with transaction.atomic():
+            locked = (
+                Subscription.objects.select_for_update(of=("self",))
+                .select_related("user", "price", "price__plan")
+                .get(pk=sub.pk)
+            )
+            end = (
+                policy.add_months(now, policy.MONTHS_PER_INTERVAL[target.interval])
+                if quote.starts_new_period
+                else locked.current_period_end or now
+            )
+            invoice = _invoice_issue(
+                subscription=locked,
+                kind=InvoiceKind.PRORATION,
+                period_start=now,
+                period_end=end,
+                now=now,
+                price=target,
+                lines=[
+                    (
+                        f"Contract change to {target.plan.name_en} / "
+                        f"Changement de contrat vers {target.plan.name_fr}",
+                        quote.amount_due,
+                    )
+                ],
+            )
+        attempt = invoice_charge(invoice=invoice, trigger="contract_change", now=now)
+        if attempt.status != AttemptStatus.SUCCEEDED:
+            Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
+                status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
+            )
+            ContractChangeRequest.objects.filter(pk=change.pk).update(
+                status=ChangeRequestStatus.PENDING, decided_by=None, decided_at=None
+            )
+            raise SubscriptionError(
+                _("The customer's card was declined (%(reason)s): the request stays pending.")
+                % {"reason": attempt.failure_message or attempt.failure_code}
+            )
+    _switch_now(sub, target, quote, now=now, invoice=invoice, actor=actor)

@@ -1,0 +1,439 @@
+"""Refunds (seeds 002, 004, 000): quote, request, issue once, review, retry, reconcile.
+
+A refund is a RefundRequest row created under the invoice's lock (and a unique constraint:
+one refund per payment, ever); its id is the Stripe idempotency key. The amount never
+exceeds what is left of the charge, taxes excluded (002): localstripe would not stop us.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from subscriptions import emails, policy
+from subscriptions.gateways import stripe as gateway
+from subscriptions.models import (
+    LIVE_STATUSES,
+    NOT_GROUNDS_FOR_REVIEW,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    RefundReason,
+    RefundRequest,
+    RefundStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.money import format_money
+from subscriptions.services import SubscriptionError, audit, price_terms
+
+logger = logging.getLogger(__name__)
+
+REVIEW_BUSINESS_DAYS = 5  # 002: "4 à 5 jours ouvrables"
+RETRY_DELAYS = (
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=12),
+)
+AUTOMATIC_RULES = ("guarantee", "renewal_grace", "remaining_months")
+# The `holidays` package has no bank holiday common to the whole United Kingdom for Easter
+# Monday or August: a British customer's business days are England's unless told otherwise.
+HOLIDAY_REGIONS = {"GB": "GB-ENG"}
+
+
+def holiday_country(country: str) -> str:
+    return HOLIDAY_REGIONS.get(country, country)
+
+
+def refundable_left(invoice: Invoice) -> int:
+    """What may still be refunded on a payment: never the taxes (002), never twice."""
+    return max(0, invoice.total - invoice.tax - invoice.amount_refunded)
+
+
+def guarantee_used(*, user: User, invoice: Invoice) -> bool:
+    """002: a customer refunded under the guarantee for a plan has no guarantee on it again."""
+    if invoice.price is None:
+        return False
+    return (
+        RefundRequest.objects.filter(
+            user=user,
+            rule="guarantee",
+            invoice__price__plan_id=invoice.price.plan_id,
+        )
+        .exclude(status=RefundStatus.REJECTED)
+        .exclude(invoice=invoice)
+        .exists()
+    )
+
+
+def refund_quote_for(
+    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
+) -> policy.RefundQuote:
+    """The policy's quote for one paid invoice at `now`, in the customer's country and zone.
+
+    `skip_full_refunds` gives the quote of a plain cancellation when the customer did not
+    take the full refund (guarantee or forgotten renewal) offered beside it.
+    """
+    none = policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None)
+    sub = invoice.subscription
+    user = invoice.user
+    if (
+        invoice.status != InvoiceStatus.PAID
+        or invoice.paid_at is None
+        or invoice.price is None
+        or sub is None
+        or user is None
+        or sub.first_paid_at is None
+    ):
+        return none
+    terms = price_terms(invoice.price)
+    if skip_full_refunds:
+        terms = policy.Terms(
+            interval=terms.interval,
+            commitment_months=terms.commitment_months,
+            guarantee_days=0,
+            renewal_grace_business_days=0,
+        )
+    quote = policy.refund_quote(
+        terms,
+        policy.Charge(
+            total=invoice.total,
+            paid_at=invoice.paid_at,
+            period_start=invoice.period_start,
+            period_end=invoice.period_end,
+            tax=invoice.tax,
+            currency=invoice.currency,
+            is_renewal=invoice.kind == InvoiceKind.RENEWAL,
+        ),
+        first_paid_at=sub.first_paid_at,
+        now=now,
+        guarantee_used=guarantee_used(user=user, invoice=invoice),
+        country=holiday_country(user.country),
+        tz=user.time_zone,
+    )
+    amount = min(quote.amount, refundable_left(invoice))
+    already_refunded = quote.amount > 0 and amount == 0
+    if quote.rule == "none" or already_refunded:
+        return none
+    return policy.RefundQuote(
+        amount=amount, currency=quote.currency, rule=quote.rule, ends_at=quote.ends_at
+    )
+
+
+def explain(quote: policy.RefundQuote, user: User) -> str:
+    return policy.explain(
+        quote, user.language or translation.get_language() or "fr", tz=user.time_zone
+    )
+
+
+def existing_request(invoice: Invoice) -> RefundRequest | None:
+    return (
+        RefundRequest.objects.filter(invoice=invoice).exclude(status=RefundStatus.REJECTED).first()
+    )
+
+
+# --- the customer's request ------------------------------------------------------------------
+
+
+def refund_request_create(
+    *,
+    user: User,
+    invoice: Invoice,
+    reason: str,
+    details: str,
+    now: datetime,
+    end_now: bool = False,
+    skip_full_refunds: bool = False,
+) -> RefundRequest:
+    """Automatic rules are refunded at once through Stripe; a service fault outside them goes
+    to staff review; other reasons are not grounds (002) and nothing is recorded."""
+    if invoice.user_id != user.pk:
+        raise SubscriptionError(_("This payment cannot be refunded."))
+    if reason not in RefundReason.values:
+        raise SubscriptionError(_("Please choose a reason."))
+    quote = refund_quote_for(invoice=invoice, now=now, skip_full_refunds=skip_full_refunds)
+    automatic = quote.rule in AUTOMATIC_RULES
+    if not automatic:
+        if reason in NOT_GROUNDS_FOR_REVIEW:
+            raise SubscriptionError(
+                _(
+                    "No refund is due for this payment under our policy, and this reason "
+                    "cannot be reviewed for a refund."
+                )
+            )
+        if not details.strip():
+            raise SubscriptionError(
+                _("Please describe the problem so that our team can review it.")
+            )
+    try:
+        with transaction.atomic():
+            inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+            if existing_request(inv) is not None:
+                raise SubscriptionError(_("A refund has already been requested for this payment."))
+            refund = RefundRequest.objects.create(
+                user=user,
+                invoice=inv,
+                subscription=inv.subscription,
+                reason=reason,
+                details=details[:5000],
+                rule=quote.rule if automatic else "review",
+                status=RefundStatus.PROCESSING if automatic else RefundStatus.REVIEW,
+                quoted_amount=quote.amount,
+                amount=quote.amount if automatic else 0,
+                currency=inv.currency,
+                ends_at=(now if end_now else quote.ends_at) if automatic else None,
+                due_by=None
+                if automatic
+                else policy.business_day_deadline(
+                    now, REVIEW_BUSINESS_DAYS, holiday_country(user.country), user.time_zone
+                ),
+            )
+            audit(
+                user=user,
+                kind="refund_requested",
+                subscription=inv.subscription,
+                invoice=inv.number,
+                rule=refund.rule,
+                amount=refund.amount,
+                currency=refund.currency,
+                reason=reason,
+            )
+            if automatic and inv.subscription is not None and refund.ends_at is not None:
+                _subscription_end(inv.subscription, ends_at=refund.ends_at, now=now, why="refund")
+            if not automatic:
+                emails.email_user(user, "refund_review_received", {"refund": refund})
+    except IntegrityError as exc:  # the other tab won
+        raise SubscriptionError(_("A refund has already been requested for this payment.")) from exc
+    if automatic:
+        refund_execute(refund=refund, now=now)
+        refund.refresh_from_db()
+    return refund
+
+
+def _subscription_end(
+    subscription: Subscription, *, ends_at: datetime, now: datetime, why: str
+) -> None:
+    """End at once, or at `ends_at` (no further renewal in either case)."""
+    sub = Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+    if sub.status not in LIVE_STATUSES:
+        return
+    sub.next_billing_at = None
+    sub.scheduled_price = None
+    sub.cancel_requested_at = sub.cancel_requested_at or now
+    sub.cancel_at = ends_at
+    fields = ["next_billing_at", "scheduled_price", "cancel_requested_at", "cancel_at"]
+    if ends_at <= now:
+        sub.status = SubscriptionStatus.CANCELED
+        sub.ended_at = now
+        fields += ["status", "ended_at"]
+        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).update(
+            status=InvoiceStatus.VOID, next_retry_at=None
+        )
+    sub.save(update_fields=fields)
+    audit(
+        user=sub.user,
+        kind="subscription_ended" if ends_at <= now else "subscription_ends",
+        subscription=sub,
+        ends_at=ends_at.isoformat(),
+        why=why,
+    )
+
+
+# --- issuing through Stripe -------------------------------------------------------------------
+
+
+def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
+    """Ask Stripe for the money back, once: the row is locked, its id is the idempotency key,
+    and the amount is checked against what is left of the charge."""
+    with transaction.atomic():
+        ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        if ref.status not in (RefundStatus.PROCESSING, RefundStatus.FAILED) or ref.stripe_refund_id:
+            return ref
+        inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
+        if ref.amount > refundable_left(inv):
+            ref.status = RefundStatus.FAILED
+            ref.last_error = "amount exceeds what is left to refund"
+            ref.next_attempt_at = None
+            ref.save(update_fields=["status", "last_error", "next_attempt_at"])
+            logger.error("refund %s refused: %s > %s", ref.pk, ref.amount, refundable_left(inv))
+            return ref
+        if ref.amount == 0:
+            _refund_succeeded(ref, inv, stripe_refund_id="", now=now)
+            return ref
+        ref.attempts += 1
+        ref.save(update_fields=["attempts"])
+        charge_id = inv.stripe_charge_id
+    try:
+        stripe_id = gateway.refund_create(
+            charge_id=charge_id,
+            amount=ref.amount,
+            idempotency_key=ref.idempotency_key,
+            metadata={"portal_refund": str(ref.pk), "portal_invoice": inv.number},
+        )
+    except gateway.GatewayError as exc:
+        with transaction.atomic():
+            ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+            delay = RETRY_DELAYS[min(ref.attempts, len(RETRY_DELAYS)) - 1]
+            ref.status = RefundStatus.FAILED
+            ref.last_error = exc.message[:255]
+            ref.next_attempt_at = now + delay
+            ref.save(update_fields=["status", "last_error", "next_attempt_at"])
+            audit(
+                user=ref.user,
+                kind="refund_failed",
+                subscription=ref.subscription,
+                invoice=inv.number,
+                error=exc.code,
+            )
+        return ref
+    with transaction.atomic():
+        ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
+        _refund_succeeded(ref, inv, stripe_refund_id=stripe_id, now=now)
+    return ref
+
+
+def _refund_succeeded(
+    ref: RefundRequest, inv: Invoice, *, stripe_refund_id: str, now: datetime
+) -> None:
+    ref.status = RefundStatus.SUCCEEDED
+    ref.stripe_refund_id = stripe_refund_id
+    ref.refunded_at = now
+    ref.next_attempt_at = None
+    ref.last_error = ""
+    ref.save(
+        update_fields=["status", "stripe_refund_id", "refunded_at", "next_attempt_at", "last_error"]
+    )
+    inv.amount_refunded += ref.amount
+    inv.save(update_fields=["amount_refunded"])
+    audit(
+        user=ref.user,
+        kind="refund_issued",
+        subscription=ref.subscription,
+        invoice=inv.number,
+        amount=ref.amount,
+        currency=ref.currency,
+        rule=ref.rule,
+    )
+    emails.email_user(ref.user, "refund_issued", {"refund": ref, "invoice": inv})
+
+
+def refunds_retry(*, now: datetime) -> int:
+    due = RefundRequest.objects.filter(
+        status=RefundStatus.FAILED, next_attempt_at__lte=now
+    ).order_by("next_attempt_at")[:100]
+    for refund in due:
+        refund_execute(refund=refund, now=now)
+    return len(due)
+
+
+# --- staff review (002) ------------------------------------------------------------------------
+
+
+def refund_review_decide(
+    *,
+    refund: RefundRequest,
+    actor: User,
+    approve: bool,
+    amount: int,
+    reason: str,
+    now: datetime,
+) -> RefundRequest:
+    if not actor.has_perm("subscriptions.decide_refund"):
+        raise SubscriptionError(_("You are not allowed to decide refunds."))
+    with transaction.atomic():
+        ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        if ref.status != RefundStatus.REVIEW:
+            raise SubscriptionError(_("This request has already been decided."))
+        inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
+        if approve:
+            left = refundable_left(inv)
+            if amount <= 0 or amount > left:
+                raise SubscriptionError(
+                    _(
+                        "The amount must be more than zero and at most what is left to refund, "
+                        "%(left)s."
+                    )
+                    % {"left": format_money(left, inv.currency, translation.get_language() or "fr")}
+                )
+            ref.status = RefundStatus.PROCESSING
+            ref.amount = amount
+        else:
+            if not reason.strip():
+                raise SubscriptionError(_("Please write the reason for the rejection."))
+            ref.status = RefundStatus.REJECTED
+        ref.decided_by = actor
+        ref.decided_at = now
+        ref.decision_reason = reason.strip()
+        ref.save(update_fields=["status", "amount", "decided_by", "decided_at", "decision_reason"])
+        audit(
+            user=ref.user,
+            actor=actor,
+            kind="refund_approved" if approve else "refund_rejected",
+            subscription=ref.subscription,
+            invoice=inv.number,
+            amount=ref.amount,
+        )
+        if not approve:
+            emails.email_user(ref.user, "refund_rejected", {"refund": ref, "invoice": inv})
+    if approve:
+        return refund_execute(refund=ref, now=now)
+    return ref
+
+
+# --- account closure (deletion) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClosureRefund:
+    subscription: Subscription
+    invoice: Invoice
+    amount: int
+    currency: str
+    rule: str
+    explanation: str
+
+
+def account_closure_preview(*, user: User, now: datetime) -> list[ClosureRefund]:
+    """What closing the account now would refund, one line per subscription with a refund."""
+    result = []
+    live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES)
+    for sub in live.select_related("user"):
+        invoice = (
+            Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
+            .select_related("price", "subscription", "user")
+            .order_by("-paid_at")
+            .first()
+        )
+        if invoice is None or existing_request(invoice) is not None:
+            continue
+        quote = refund_quote_for(invoice=invoice, now=now)
+        if quote.rule == "none" or quote.amount == 0:
+            continue
+        result.append(
+            ClosureRefund(
+                sub, invoice, quote.amount, quote.currency, quote.rule, explain(quote, user)
+            )
+        )
+    return result
+
+
+def account_closure(*, user: User, now: datetime, actor: User | None = None) -> None:
+    """Deleting the account ends every subscription now, with the refund the rules give."""
+    for item in account_closure_preview(user=user, now=now):
+        refund_request_create(
+            user=user,
+            invoice=item.invoice,
+            reason=RefundReason.ACCOUNT_DELETION,
+            details="",
+            now=now,
+            end_now=True,
+        )
+    with transaction.atomic():
+        for sub in Subscription.objects.filter(user=user, status__in=LIVE_STATUSES):
+            _subscription_end(sub, ends_at=now, now=now, why="account_deletion")

@@ -1,0 +1,360 @@
+"""Plan change, cancellation, contract change and refund pages as the customer and staff see them."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from subscriptions import changes, services
+from subscriptions.models import (
+    ChangeRequestStatus,
+    ContractChangeRequest,
+    Invoice,
+    InvoiceKind,
+    Price,
+    RefundRequest,
+    RefundStatus,
+    SubscriptionStatus,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def price(code, interval):
+    return Price.objects.select_related("plan").get(
+        plan__code=code, interval=interval, currency="EUR"
+    )
+
+
+@pytest.fixture
+def subscribed(customer, catalog, add_card, customer_client):
+    def _subscribe(code="pro", interval="month", at=None):
+        add_card(customer)
+        return services.subscribe(
+            user=customer, price=price(code, interval), now=at or timezone.now()
+        )
+
+    return _subscribe
+
+
+def test_the_quote_shows_in_place_with_htmx_and_as_a_page_without(customer_client, subscribed):
+    subscribed()
+    target = price("premium", "month")
+    url = f"/en/account/subscription/change/{target.pk}/"
+    page = customer_client.get("/en/account/subscription/").content.decode()
+    assert f'hx-get="{url}"' in page and f'href="{url}"' in page
+
+    partial = customer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    full = customer_client.get(url).content.decode()
+    assert "<html" not in partial and 'id="quote"' in partial
+    assert "<html" in full and 'id="quote"' in full
+    amount = re.search(r"Immediately, (€[\d.,]+) now\.", partial).group(1)
+    assert f"Confirm and pay {amount}" in partial
+
+
+def test_confirming_an_upgrade_charges_the_amount_on_the_page(customer_client, subscribed):
+    subscribed()
+    target = price("premium", "month")
+    url = f"/en/account/subscription/change/{target.pk}/"
+    page = customer_client.get(url).content.decode()
+    shown = re.search(r"Immediately, €([\d.,]+) now\.", page).group(1)
+    token = re.search(r'name="quote" value="([^"]+)"', page).group(1)
+
+    response = customer_client.post(url, {"quote": token}, follow=True)
+
+    assert "You are now on Premium." in response.content.decode()
+    invoice = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert f"{invoice.total / 100:.2f}" == shown
+
+
+def test_double_submitting_an_upgrade_charges_once(customer_client, subscribed):
+    subscribed()
+    target = price("premium", "month")
+    url = f"/en/account/subscription/change/{target.pk}/"
+    token = re.search(
+        r'name="quote" value="([^"]+)"', customer_client.get(url).content.decode()
+    ).group(1)
+    customer_client.post(url, {"quote": token})
+    second = customer_client.post(url, {"quote": token})
+    assert second.status_code in (302, 400, 404)
+    assert Invoice.objects.filter(kind=InvoiceKind.PRORATION).count() == 1
+
+
+CANCEL_LABEL = {"fr": "Résilier votre contrat", "en": "Cancel your contract"}
+CONTINUE = {"fr": "Continuer", "en": "Continue"}
+CONFIRM = {"fr": "Confirmer ma demande de résiliation", "en": "Confirm my cancellation request"}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_cancelling_takes_three_clicks_from_any_page(
+    customer_client, customer, subscribed, language, mailoutbox
+):
+    sub = subscribed()
+    home = customer_client.get(f"/{language}/account/").content.decode()
+    # Click 1: the link present on every logged-in page.
+    link = re.search(rf'<a href="([^"]+)">{CANCEL_LABEL[language]}</a>', home).group(1)
+    form = customer_client.get(link).content.decode()
+    assert customer.name in form and customer.email in form and sub.reference in form
+    assert CONTINUE[language] in form
+    # Click 2: "Continue" (the reason stays optional).
+    summary = customer_client.post(link, {"reason": ""}).content.decode()
+    assert CONFIRM[language] in summary
+    # Click 3: "Confirm my cancellation request".
+    done = customer_client.post(f"/{language}/account/cancel/confirm/", {"reason": ""})
+    assert done.status_code == 200
+    sub.refresh_from_db()
+    assert sub.cancel_at == sub.current_period_end
+    assert sub.reference in mailoutbox[-1].subject
+
+
+def test_the_summary_says_the_end_date_the_refund_and_the_data_before_confirming(
+    customer_client, subscribed
+):
+    sub = subscribed("pro", "year", at=timezone.now() - timedelta(days=45))
+    summary = customer_client.post("/en/account/cancel/", {"reason": "Too expensive"})
+    html = summary.content.decode()
+    quote = changes.cancellation_quote(subscription=sub, now=timezone.now())
+    assert quote.refund.amount > 0
+    assert f"€{quote.refund.amount / 100:,.2f}" in html
+    assert "Your data is kept" in html
+    assert "Too expensive" in html
+    assert "full refund" not in html  # the guarantee is over
+
+
+def test_under_a_commitment_the_page_is_titled_turn_off_automatic_renewal(
+    customer_client, subscribed
+):
+    subscribed("standard", "year")
+    html = customer_client.get("/fr/account/cancel/").content.decode()
+    assert "<h1>Désactiver le renouvellement automatique</h1>" in html
+
+
+def test_within_the_guarantee_the_summary_offers_the_full_refund_as_a_second_button(
+    customer_client, subscribed
+):
+    sub = subscribed()
+    html = customer_client.post("/en/account/cancel/", {"reason": ""}).content.decode()
+    assert "Cancel now with a full refund of €49.00" in html
+    customer_client.post("/en/account/cancel/confirm/", {"reason": "", "full_refund": "1"})
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.CANCELED
+    assert RefundRequest.objects.get().amount == 4900
+
+
+def test_keep_my_subscription_in_one_click(customer_client, subscribed):
+    sub = subscribed()
+    customer_client.post("/en/account/cancel/confirm/", {"reason": ""})
+    page = customer_client.get("/en/account/subscription/").content.decode()
+    assert "Keep my subscription" in page
+    response = customer_client.post("/en/account/cancel/undo/", follow=True)
+    assert "Your subscription continues." in response.content.decode()
+    sub.refresh_from_db()
+    assert sub.cancel_at is None
+
+
+def test_no_contract_means_nothing_to_cancel(customer_client, catalog):
+    html = customer_client.get("/en/account/cancel/").content.decode()
+    assert "You have no active contract to cancel." in html
+    assert customer_client.post("/en/account/cancel/confirm/").status_code == 404
+
+
+def test_a_contract_change_request_is_filed_seen_and_withdrawn(
+    customer_client, customer, subscribed, mailoutbox
+):
+    subscribed("standard", "year")
+    form = customer_client.get("/en/account/subscription/change-request/")
+    assert "under a 12-month commitment" in form.content.decode()
+    bad = customer_client.post(
+        "/en/account/subscription/change-request/", {"target": "999999", "reason": "x"}
+    )
+    assert bad.status_code == 400
+    assert not ContractChangeRequest.objects.exists()
+    target = price("premium", "year")
+    customer_client.post(
+        "/en/account/subscription/change-request/",
+        {"target": str(target.pk), "reason": "We need SMS reminders", "message": ""},
+    )
+    change = ContractChangeRequest.objects.get()
+    page = customer_client.get("/en/account/subscription/").content.decode()
+    assert "is waiting for our review" in page
+    customer_client.post(f"/en/account/subscription/change-request/{change.pk}/withdraw/")
+    change.refresh_from_db()
+    assert change.status == ChangeRequestStatus.WITHDRAWN
+
+
+def test_refund_page_shows_the_quote_and_the_rule_then_refunds(
+    customer_client, subscribed, mailoutbox
+):
+    subscribed()
+    invoice = Invoice.objects.get()
+    page = customer_client.get(f"/en/account/invoices/{invoice.number}/refund/").content.decode()
+    assert "You will be refunded €49.00" in page
+    assert "money-back guarantee" in page
+    response = customer_client.post(
+        f"/en/account/invoices/{invoice.number}/refund/", {"reason": "changed_mind"}
+    )
+    assert "3 to 5 business days" in response.content.decode()
+    again = customer_client.post(
+        f"/en/account/invoices/{invoice.number}/refund/", {"reason": "changed_mind"}
+    )
+    assert "already been requested" in again.content.decode()
+    assert RefundRequest.objects.count() == 1
+
+
+def test_a_reason_that_is_not_grounds_is_explained_and_not_submitted(customer_client, subscribed):
+    subscribed(at=timezone.now() - timedelta(days=20))
+    invoice = Invoice.objects.get()
+    response = customer_client.post(
+        f"/en/account/invoices/{invoice.number}/refund/", {"reason": "bought_to_evaluate"}
+    )
+    assert response.status_code == 400
+    assert "cannot be reviewed for a refund" in response.content.decode()
+    assert not RefundRequest.objects.exists()
+    odd = customer_client.post(
+        f"/en/account/invoices/{invoice.number}/refund/", {"reason": "\x00<script>"}
+    )
+    assert odd.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/en/account/invoices/{number}/refund/",
+        "/en/account/subscription/change/{price}/",
+    ],
+)
+def test_another_customers_objects_are_404(client, catalog, add_card, url):
+    owner = UserFactory()
+    add_card(owner)
+    services.subscribe(user=owner, price=price("pro", "month"), now=timezone.now())
+    number = Invoice.objects.get(user=owner).number
+    intruder = UserFactory()
+    client.force_login(intruder)
+    target = url.format(number=number, price=price("premium", "month").pk)
+    assert client.get(target).status_code == 404
+    assert client.post(target, {"reason": "billing_error", "details": "x"}).status_code == 404
+    assert not RefundRequest.objects.exists()
+
+
+def test_another_customers_change_request_cannot_be_withdrawn(client, catalog, add_card):
+    owner = UserFactory()
+    add_card(owner)
+    sub = services.subscribe(user=owner, price=price("standard", "year"), now=timezone.now())
+    change = changes.change_request_create(
+        user=owner, subscription=sub, target=price("premium", "year"), reason="x", message=""
+    )
+    client.force_login(UserFactory())
+    response = client.post(f"/en/account/subscription/change-request/{change.pk}/withdraw/")
+    assert response.status_code == 404
+    change.refresh_from_db()
+    assert change.status == ChangeRequestStatus.PENDING
+
+
+# --- staff in the admin --------------------------------------------------------------------
+
+
+@pytest.fixture
+def billing_staff(db):
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(Group.objects.get(name="Billing"))
+    return staff
+
+
+@pytest.fixture
+def support_staff(db):
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(Group.objects.get(name="Support"))
+    return staff
+
+
+def test_billing_staff_approve_a_partial_refund_in_the_admin(
+    client, customer, subscribed, billing_staff, mailoutbox
+):
+    subscribed(at=timezone.now() - timedelta(days=20))
+    invoice = Invoice.objects.get()
+    refund = RefundRequest.objects.create(
+        user=customer,
+        invoice=invoice,
+        subscription=invoice.subscription,
+        reason="service_problem",
+        details="Down",
+        rule="review",
+        status=RefundStatus.REVIEW,
+        quoted_amount=0,
+        currency="EUR",
+        due_by=timezone.now() - timedelta(days=1),
+    )
+    client.force_login(billing_staff)
+    listing = client.get("/en/admin/subscriptions/refundrequest/").content.decode()
+    assert "(overdue)" in listing
+    page = client.get(f"/en/admin/subscriptions/refundrequest/{refund.pk}/change/")
+    assert "already refunded" in page.content.decode()
+    too_much = client.post(
+        f"/en/admin/subscriptions/refundrequest/{refund.pk}/change/",
+        {"decision": "approve", "refund_amount": "49.01", "written_reason": ""},
+        follow=True,
+    )
+    assert "at most what is left to refund" in too_much.content.decode()
+    client.post(
+        f"/en/admin/subscriptions/refundrequest/{refund.pk}/change/",
+        {"decision": "approve", "refund_amount": "12.50", "written_reason": "Outage"},
+    )
+    refund.refresh_from_db()
+    assert (refund.status, refund.amount, refund.decided_by) == (
+        RefundStatus.SUCCEEDED,
+        1250,
+        billing_staff,
+    )
+
+
+def test_support_staff_can_read_but_not_decide(client, customer, subscribed, support_staff):
+    subscribed(at=timezone.now() - timedelta(days=20))
+    invoice = Invoice.objects.get()
+    refund = RefundRequest.objects.create(
+        user=customer,
+        invoice=invoice,
+        reason="service_problem",
+        rule="review",
+        status=RefundStatus.REVIEW,
+        quoted_amount=0,
+        currency="EUR",
+    )
+    client.force_login(support_staff)
+    assert client.get("/en/admin/subscriptions/refundrequest/").status_code == 200
+    client.post(
+        f"/en/admin/subscriptions/refundrequest/{refund.pk}/change/",
+        {"decision": "approve", "refund_amount": "10.00"},
+    )
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.REVIEW
+
+
+def test_billing_staff_approve_a_contract_change_in_the_admin(
+    client, customer, subscribed, billing_staff, mailoutbox
+):
+    sub = subscribed("standard", "year")
+    change = changes.change_request_create(
+        user=customer,
+        subscription=sub,
+        target=price("premium", "year"),
+        reason="SMS",
+        message="",
+    )
+    client.force_login(billing_staff)
+    page = client.get(f"/en/admin/subscriptions/contractchangerequest/{change.pk}/change/")
+    assert "charged" in page.content.decode()
+    rejected = client.post(
+        f"/en/admin/subscriptions/contractchangerequest/{change.pk}/change/",
+        {"decision": "reject", "written_reason": ""},
+        follow=True,
+    )
+    assert "reason for the rejection" in rejected.content.decode()
+    client.post(
+        f"/en/admin/subscriptions/contractchangerequest/{change.pk}/change/",
+        {"decision": "approve", "written_reason": "Fine"},
+    )
+    sub.refresh_from_db()
+    assert sub.plan.code == "premium"
