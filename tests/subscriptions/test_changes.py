@@ -245,7 +245,8 @@ def test_cancelling_a_monthly_plan_runs_to_the_end_of_the_paid_month_without_ref
     assert sub.next_billing_at is None
     ack = mailoutbox[-1]
     assert sub.reference in ack.subject
-    assert "28" in ack.body and "export" in ack.body.lower()
+    assert "28" in ack.body
+    assert "export" in ack.body.lower()
 
     services.billing_run(now=sub.cancel_at - timedelta(seconds=1))
     sub.refresh_from_db()
@@ -282,7 +283,8 @@ def test_within_the_guarantee_the_full_refund_is_offered_and_ends_at_once(
         user=customer, subscription=sub, reason="", now=at, full_refund=True
     )
     sub.refresh_from_db()
-    assert refund.amount == 4900 and refund.rule == "guarantee"
+    assert refund.amount == 4900
+    assert refund.rule == "guarantee"
     assert sub.status == SubscriptionStatus.CANCELED
     assert not entitlements.has_feature(customer, "core")
 
@@ -297,7 +299,8 @@ def test_under_a_commitment_cancelling_turns_off_renewal_until_the_term_end(
     assert quote.ends_at == datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
     assert quote.refund.amount == 0
     sub, refund = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
-    assert refund is None and sub.cancel_at == quote.ends_at
+    assert refund is None
+    assert sub.cancel_at == quote.ends_at
 
 
 def test_keep_my_subscription_restores_it_and_charges_back_refunded_months(
@@ -310,7 +313,8 @@ def test_keep_my_subscription_restores_it_and_charges_back_refunded_months(
     assert sub.cancel_at is None
     assert sub.next_billing_at == sub.current_period_end
     back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
-    assert back.total == refund.amount and back.status == InvoiceStatus.PAID
+    assert back.total == refund.amount
+    assert back.status == InvoiceStatus.PAID
 
     monthly_user = UserFactory()
     monthly = subscribed(monthly_user, add_card, "pro", "month")
