@@ -156,3 +156,38 @@ def fill_card(page):
             card.get_by_placeholder(placeholder).fill(value)
 
     return _fill
+
+
+@pytest.fixture
+def subscribed_customer(customer, catalog, add_card, stripe_server):
+    """A customer with a card and a paid subscription, created through the services."""
+    from django.utils import timezone
+
+    from subscriptions import services
+    from subscriptions.models import Price
+
+    def _subscribe(code="pro", interval="month", language="fr", at=None):
+        customer.language = language
+        customer.save(update_fields=["language"])
+        add_card(customer)
+        price = Price.objects.get(plan__code=code, interval=interval, currency="EUR")
+        return services.subscribe(user=customer, price=price, now=at or timezone.now())
+
+    return _subscribe
+
+
+@pytest.fixture
+def staff_member(db):
+    """A staff member of a group (Support or Billing), with a verified e-mail, in English."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth.models import Group
+
+    from tests.factories import UserFactory
+
+    def _staff(group="Billing"):
+        staff = UserFactory(is_staff=True, language="en")
+        staff.groups.add(Group.objects.get(name=group))
+        EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
+        return staff
+
+    return _staff
