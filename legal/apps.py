@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class LegalConfig(AppConfig):
     name = "legal"
     verbose_name = _("Terms")
+
+    def ready(self) -> None:
+        from legal import signals  # noqa: F401

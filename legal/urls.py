@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from legal import views
 
 app_name = "legal"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.terms, name="terms"),
+    path("<int:pk>/", views.terms_version, name="terms_version"),
+]

@@ -25,7 +25,7 @@ from subscriptions.models import (
     RefundStatus,
     Subscription,
 )
-from subscriptions.services import SubscriptionError
+from subscriptions.services import SubscriptionError, switching_offer_grant
 
 
 def _money(amount: int, currency: str) -> str:
@@ -159,6 +159,34 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # subscriptions change through the services only
+
+    actions = ["grant_one_free_month", "grant_three_free_months"]
+
+    def _grant(self, request, queryset, months):
+        for sub in queryset:
+            try:
+                switching_offer_grant(
+                    subscription=sub, months=months, actor=request.user, now=timezone.now()
+                )
+            except SubscriptionError as exc:
+                messages.error(request, f"{sub.reference}: {exc.message}")
+            else:
+                messages.success(
+                    request,
+                    _("%(reference)s: %(months)s free month(s) granted.")
+                    % {"reference": sub.reference, "months": months},
+                )
+
+    @admin.action(description=_("Switching offer: grant 1 free month"), permissions=["change"])
+    def grant_one_free_month(self, request, queryset):
+        self._grant(request, queryset, 1)
+
+    @admin.action(description=_("Switching offer: grant 3 free months"), permissions=["change"])
+    def grant_three_free_months(self, request, queryset):
+        self._grant(request, queryset, 3)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("subscriptions.change_subscription")
 
     @admin.display(description=_("reference"))
     def reference(self, obj: Subscription) -> str:

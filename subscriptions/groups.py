@@ -31,6 +31,7 @@ GROUPS = {
         "subscriptions.review_contract_change",
         "subscriptions.change_contractchangerequest",
         "subscriptions.view_billingaccount",
+        "subscriptions.change_subscription",
     ],
 }
 

@@ -11,7 +11,18 @@ import pytest
 from devtools import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["accounts", "subscriptions", "portal", "templates", "locale", "devtools", "manage.py"]
+SOURCES = [
+    "accounts",
+    "subscriptions",
+    "support",
+    "legal",
+    "privacy",
+    "portal",
+    "templates",
+    "locale",
+    "devtools",
+    "manage.py",
+]
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])

@@ -356,3 +356,40 @@ def test_invoice_numbers_have_no_gaps_across_customers_and_years(catalog, add_ca
         "2026-000002",
         "2027-000001",
     ]
+
+
+# --- switching offer (003) ----------------------------------------------------------------------
+
+
+def test_staff_grant_up_to_three_free_months_taken_off_the_next_invoices(
+    customer, catalog, add_card
+):
+    staff = UserFactory(is_staff=True)
+    add_card(customer)
+    sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    services.switching_offer_grant(subscription=sub, months=2, actor=staff, now=T0)
+    with pytest.raises(services.SubscriptionError, match="at most 3 free months"):
+        services.switching_offer_grant(subscription=sub, months=2, actor=staff, now=T0)
+    services.switching_offer_grant(subscription=sub, months=1, actor=staff, now=T0)
+
+    for _ in range(4):
+        sub.refresh_from_db()
+        run(sub.next_billing_at)
+    renewals = list(Invoice.objects.filter(kind="renewal").order_by("issued_at"))
+    assert [i.total for i in renewals] == [0, 0, 0, 5880]
+    assert all(i.status == InvoiceStatus.PAID for i in renewals)
+    assert PaymentAttempt.objects.filter(invoice__in=renewals[:3], amount=0).count() == 3
+    assert "Free months (switching offer)" in renewals[0].lines.last().description
+    assert AuditEvent.objects.filter(kind="switching_offer_granted", actor=staff).count() == 2
+
+
+def test_on_a_yearly_plan_free_months_are_twelfths_of_the_year(customer, catalog, add_card):
+    add_card(customer)
+    sub = services.subscribe(user=customer, price=price("pro", "year"), now=T0)
+    services.switching_offer_grant(
+        subscription=sub, months=3, actor=UserFactory(is_staff=True), now=T0
+    )
+    run(sub.next_billing_at)
+    renewal = Invoice.objects.get(kind="renewal")
+    assert renewal.total == 58800 - 58800 * 3 // 12
+    assert renewal.subtotal + renewal.tax == renewal.total

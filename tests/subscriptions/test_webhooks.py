@@ -183,3 +183,31 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded(
     invoice.refresh_from_db()
     assert invoice.amount_refunded == 1000
     assert AuditEvent.objects.filter(kind="refund_recorded").count() == 1
+
+
+def test_an_event_that_fails_is_kept_for_staff_and_processed_again(
+    client, endpoint, renewal_needing_authentication, stripe_server
+):
+    from subscriptions.webhooks import stripe_events_retry
+
+    _sub, invoice, attempt = renewal_needing_authentication
+    intent = authenticate(stripe_server, attempt)
+    base = stripe.api_base
+    stripe.api_base = "http://127.0.0.1:9"  # Stripe unreachable while the event arrives
+    client.raise_request_exception = False  # as in production: a 500, Stripe delivers again
+    try:
+        response = deliver(client, endpoint, "payment_intent.succeeded", intent)
+    finally:
+        stripe.api_base = base
+    assert response.status_code >= 400
+    trigger = WebhookEventTrigger.objects.get()
+    assert (trigger.valid, trigger.processed) == (True, False)
+    assert trigger.exception  # shown in the admin with its traceback
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+
+    assert stripe_events_retry() == 1
+    trigger.refresh_from_db()
+    invoice.refresh_from_db()
+    assert trigger.processed
+    assert invoice.status == InvoiceStatus.PAID
