@@ -1,9 +1,14 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import PROFILE_FIELDS, User
+from privacy.admin import account_delete_action
 from subscriptions.admin import AuditEventInline
+from subscriptions.services import audit
 
 
 @admin.register(User)
@@ -14,7 +19,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "name", "company"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        (_("Customer"), {"fields": ("name", "company", "country", "time_zone", "language")}),
+        (_("Customer"), {"fields": PROFILE_FIELDS}),
         (
             _("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -23,3 +28,12 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = [AuditEventInline]
+    actions = [account_delete_action]
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # Staff edits of a profile join the customer's timeline like the customer's own
+        # (field names only); the admin saves inside a transaction.
+        changes = [name for name in PROFILE_FIELDS if name in form.changed_data]
+        if change and changes:
+            audit(user=obj, actor=request.user, kind="profile_updated", changes=changes)  # type: ignore[arg-type]

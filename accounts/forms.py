@@ -1,6 +1,14 @@
+import unicodedata
+
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import PROFILE_FIELDS, TIMEZONE_CHOICES, User
 
 
 class SignupForm(AllauthSignupForm):
@@ -8,3 +16,64 @@ class SignupForm(AllauthSignupForm):
     company = forms.CharField(label=_("Company"), max_length=150, required=False)
 
     field_order = ["name", "company", "email", "password1", "password2"]
+
+
+def single_line(value: str) -> None:
+    """Names and addresses go on invoices and into e-mail headers: one line, no control
+    characters (a line break in a header makes sending fail). NUL bytes are refused by
+    Django's own validator, with its own message."""
+    if any(unicodedata.category(c) == "Cc" and c != "\x00" for c in value):
+        raise ValidationError(
+            _("Enter a single line of text, without line breaks or control characters."),
+            code="control_characters",
+        )
+
+
+def _language_choices() -> list[tuple[str, str]]:
+    # Each language in its own name ("Français", "English"), as in the header switcher.
+    codes = [code for code, _name in settings.LANGUAGES]
+    return [(code, capfirst(get_language_info(code)["name_local"])) for code in codes]
+
+
+class ProfileForm(forms.ModelForm):
+    """The customer's own profile. Only validates: accounts.services.profile_update saves."""
+
+    class Meta:
+        model = User
+        fields = PROFILE_FIELDS
+        labels = {
+            "name": _("Full name"),
+            "address_line1": _("Address"),
+            "address_line2": _("Address (continued)"),
+        }
+        help_texts = {
+            "company": _("Optional. Printed on your invoices."),
+            "address_line1": _("Optional. Your billing address, printed on your invoices."),
+            "country": _(
+                "Your country sets the tax on your invoices and the public holidays left out "
+                "when counting business days (for example in refund deadlines)."
+            ),
+            "time_zone": _("Dates and deadlines are shown and counted in this time zone."),
+            "language": _("The language of your pages and of the e-mails we send you."),
+        }
+        widgets = {
+            "name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "company": forms.TextInput(attrs={"autocomplete": "organization"}),
+            "address_line1": forms.TextInput(attrs={"autocomplete": "address-line1"}),
+            "address_line2": forms.TextInput(attrs={"autocomplete": "address-line2"}),
+            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
+            "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+            "country": forms.Select(attrs={"autocomplete": "country"}),
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Optional in the model (staff accounts, sign-up), required of customers: invoices
+        # and the cancellation form carry it.
+        self.fields["name"].required = True
+        self.fields["language"].choices = _language_choices()  # type: ignore[attr-defined]
+        self.fields["time_zone"].choices = [  # type: ignore[attr-defined]
+            (zone, zone.replace("_", " ")) for zone, _label in TIMEZONE_CHOICES
+        ]
+        for name in ("name", "company", "address_line1", "address_line2", "postal_code", "city"):
+            self.fields[name].validators.append(single_line)

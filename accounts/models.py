@@ -23,6 +23,19 @@ COUNTRY_CHOICES = [
     ("CA", _("Canada")),
 ]
 
+# What customers edit on their own profile page (accounts.services.profile_update).
+PROFILE_FIELDS = (
+    "name",
+    "company",
+    "address_line1",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "time_zone",
+    "language",
+)
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -52,6 +65,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("e-mail address"), unique=True)
     name = models.CharField(_("name"), max_length=150, blank=True)
     company = models.CharField(_("company"), max_length=150, blank=True)
+    # Billing address, printed on invoices; all optional (a consumer may leave it empty).
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, choices=COUNTRY_CHOICES, default="FR")
     time_zone = models.CharField(
         _("time zone"), max_length=64, choices=TIMEZONE_CHOICES, default="Europe/Paris"

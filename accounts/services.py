@@ -1,11 +1,12 @@
 import logging
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import PROFILE_FIELDS, User
 
 if TYPE_CHECKING:
     from subscriptions.models import Subscription
@@ -20,6 +21,39 @@ def user_language_set(*, user: User, language: str) -> None:
     if user.language != language:
         user.language = language
         user.save(update_fields=["language"])
+
+
+def profile_update(*, user: User, data: Mapping[str, str]) -> list[str]:
+    """Save the customer's own changes to their profile; returns the names of the fields that
+    changed, in PROFILE_FIELDS order. One audit event per save that changes something: it
+    records which fields changed, never their old or new values (personal data)."""
+    from subscriptions.services import audit
+
+    unknown = set(data) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not profile fields: {sorted(unknown)}")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        changed = [
+            name for name in PROFILE_FIELDS if name in data and getattr(locked, name) != data[name]
+        ]
+        if not changed:
+            return []
+        others = [name for name in changed if name != "language"]
+        if others:
+            for name in others:
+                setattr(locked, name, data[name])
+            # The form has validated already; this keeps the service safe for other callers.
+            locked.clean_fields(
+                exclude=[f.name for f in User._meta.concrete_fields if f.name not in others]
+            )
+            locked.save(update_fields=others)
+        if "language" in changed:
+            user_language_set(user=locked, language=data["language"])
+        audit(user=locked, actor=locked, kind="profile_updated", changes=changed)
+    for name in changed:
+        setattr(user, name, getattr(locked, name))
+    return changed
 
 
 def expired_trial_purge(*, subscription: "Subscription", now: datetime) -> bool:
@@ -57,3 +91,11 @@ def expired_trial_purge(*, subscription: "Subscription", now: datetime) -> bool:
             logger.warning("Stripe customer %s of a purged trial was not deleted", customer_id)
     logger.info("purged the expired trial account of %s", email.split("@")[-1])
     return True
+
+
+def email_change_audit(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
+    """A verified new e-mail address replaced the old one (allauth): on the timeline, without
+    the addresses themselves."""
+    from subscriptions.services import audit
+
+    audit(user=user, actor=user, kind="profile_updated", changes=["email"])

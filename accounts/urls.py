@@ -6,5 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("settings/", views.account_settings, name="settings"),
+    path("settings/", views.user_profile, name="settings"),
 ]

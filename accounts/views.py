@@ -1,11 +1,17 @@
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone, translation
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from accounts import services
+from accounts.forms import ProfileForm
+from accounts.models import User
 from subscriptions import selectors
 
 
@@ -28,5 +34,44 @@ def home(request: HttpRequest) -> TemplateResponse:
     )
 
 
-def account_settings(request: HttpRequest) -> TemplateResponse:
-    return TemplateResponse(request, "accounts/user_settings.html", {})
+@require_http_methods(["GET", "POST"])
+def user_profile(request: HttpRequest) -> HttpResponse:
+    """The customer's profile: one form, saved through profile_update; a new language takes
+    effect at once (the page comes back under the new language's prefix)."""
+    user: User = request.user  # type: ignore[assignment]
+    if request.method == "POST":
+        # A fresh copy: the form's model validation must not alter request.user in memory.
+        form = ProfileForm(request.POST, instance=User.objects.get(pk=user.pk))
+        if not form.is_valid():
+            messages.error(
+                request, _("Your profile was not saved: please correct the fields shown below.")
+            )
+            return TemplateResponse(
+                request, "accounts/user_profile.html", {"form": form}, status=400
+            )
+        changed = services.profile_update(user=user, data=form.cleaned_data)
+        with translation.override(user.language):
+            if changed:
+                messages.success(request, _("Your profile has been saved."))
+            else:
+                messages.info(request, _("No change to save: your profile is as it was."))
+            response = HttpResponseRedirect(reverse("accounts:settings"))
+        if "language" in changed:
+            _language_cookie_set(response, user.language)
+        return response
+    form = ProfileForm(instance=user)
+    return TemplateResponse(request, "accounts/user_profile.html", {"form": form})
+
+
+def _language_cookie_set(response: HttpResponse, language: str) -> None:
+    # As Django's set_language does: pages outside the language prefix follow the choice too.
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )

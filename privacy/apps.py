@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class PrivacyConfig(AppConfig):
     name = "privacy"
     verbose_name = _("Personal data")
+
+    def ready(self) -> None:
+        from privacy import signals  # noqa: F401

@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from privacy import views
 
 app_name = "privacy"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.export, name="export"),
+    path("exports/<str:token>/", views.export_download, name="export_download"),
+    path("delete/", views.account_delete, name="account_delete"),
+    path("deleted/", views.account_deleted, name="account_deleted"),
+]

@@ -118,6 +118,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_REAUTHENTICATION_REQUIRED = True  # changing the e-mail asks for the password again
+ACCOUNT_CHANGE_EMAIL = True  # one address: the verified new one replaces the old
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # the old address is told of the change
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
@@ -160,6 +163,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "billing-run": {"task": "subscriptions.tasks.billing_run", "schedule": 300.0},
     "stripe-events-retry": {"task": "subscriptions.tasks.stripe_events_retry", "schedule": 900.0},
+    "privacy-exports-expire": {"task": "privacy.tasks.exports_expire", "schedule": 3600.0},
 }
 
 # Stripe moves the money; the portal owns subscriptions and invoices (DESIGN.md).

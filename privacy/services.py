@@ -1,0 +1,428 @@
+"""The customer's data (001): export it all, or delete the account.
+
+Exports are built by a task into a private zip (data.json and one CSV per table) that only
+the owner can download, for EXPORT_LIFETIME. Deleting an account ends its subscriptions
+(with the refund the rules give), deletes the Stripe customer, and erases or anonymises
+every personal value; invoices stay, stripped of the buyer (legal retention).
+"""
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from importlib import import_module
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.apps import apps
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, models, transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from privacy import erasure, inventory
+from privacy.models import PENDING_STATUSES, DataExport, ExportStatus
+from subscriptions import emails
+from subscriptions import services as subscription_services
+from subscriptions.gateways import stripe as gateway
+from subscriptions.models import BillingAccount, Invoice, PaymentAttempt
+
+logger = logging.getLogger(__name__)
+
+EXPORT_LIFETIME = timedelta(days=7)
+# A pending export older than this lost its worker: it no longer blocks a new one.
+EXPORT_STALE_AFTER = timedelta(hours=1)
+# French commercial code, art. L123-22: accounting documents are kept for 10 years.
+INVOICE_RETENTION_YEARS = 10
+# Kept as issued (legal retention): only the buyer is replaced, explicitly.
+RETAINED_MODELS = ("subscriptions.invoice", "subscriptions.invoiceline")
+
+
+class PrivacyError(Exception):
+    """A rule said no; the message is shown as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def export_request(*, user: User, now: datetime) -> DataExport:
+    """Start an export; one at a time per customer. Works whatever the subscription's state
+    (trial, expired trial, cancelled, suspended): 001."""
+    from privacy import tasks
+
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)
+        pending = DataExport.objects.filter(user=user, status__in=PENDING_STATUSES)
+        pending.filter(created_at__lt=now - EXPORT_STALE_AFTER).update(
+            status=ExportStatus.FAILED, finished_at=now
+        )
+        if pending.exists():
+            raise PrivacyError(_("Your export is already being prepared."))
+        try:
+            with transaction.atomic():
+                export = DataExport.objects.create(
+                    user=user, token=secrets.token_urlsafe(32), created_at=now
+                )
+        except IntegrityError as exc:  # the other tab won
+            raise PrivacyError(_("Your export is already being prepared.")) from exc
+        subscription_services.audit(user=user, kind="data_export_requested", export=export.pk)
+        transaction.on_commit(lambda: tasks.export_build.delay(export.pk))
+    return export
+
+
+def export_build(*, export: DataExport, now: datetime) -> DataExport:
+    """Write the zip, updating `progress` as each table is done; e-mail the private link.
+    Safe to run twice: a finished export is left as it is."""
+    with transaction.atomic():
+        exp = (
+            DataExport.objects.select_for_update()
+            .select_related("user")
+            .filter(pk=export.pk)
+            .first()
+        )
+        if exp is None or exp.status not in PENDING_STATUSES:
+            return exp or export
+        exp.status = ExportStatus.RUNNING
+        exp.started_at = now
+        exp.progress = 0
+        exp.save(update_fields=["status", "started_at", "progress"])
+    user = exp.user
+    try:
+        with tempfile.TemporaryFile() as archive:
+            _zip_write(archive, user=user, now=now, progress=_progress_saver(exp))
+            size = archive.tell()
+            archive.seek(0)
+            name = exp.file.storage.save(f"{user.pk}/{exp.token}.zip", File(archive))
+    except Exception:
+        logger.exception("data export %s failed", exp.pk)
+        DataExport.objects.filter(pk=exp.pk).update(status=ExportStatus.FAILED, finished_at=now)
+        return DataExport.objects.filter(pk=exp.pk).first() or exp
+    with transaction.atomic():
+        found = DataExport.objects.select_for_update().filter(pk=exp.pk).first()
+        if found is None:  # the account was deleted meanwhile
+            exp.file.storage.delete(name)
+            return exp
+        exp = found
+        exp.file.name = name
+        exp.size = size
+        exp.status = ExportStatus.READY
+        exp.progress = 100
+        exp.finished_at = now
+        exp.expires_at = now + EXPORT_LIFETIME
+        exp.save(update_fields=["file", "size", "status", "progress", "finished_at", "expires_at"])
+        subscription_services.audit(user=user, kind="data_export_ready", export=exp.pk)
+        emails.email_user(user, "export_ready", {"export": exp})
+    return exp
+
+
+def _progress_saver(export: DataExport) -> Callable[[int], None]:
+    def save(percent: int) -> None:
+        DataExport.objects.filter(pk=export.pk).update(progress=percent)
+
+    return save
+
+
+def _zip_write(archive: Any, *, user: User, now: datetime, progress: Callable[[int], None]) -> None:
+    tables = inventory.export_tables()
+    document: dict[str, Any] = {
+        "exported_at": now.isoformat(),
+        "customer": user.pk,
+        "tables": {},
+    }
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for done, table in enumerate(tables, start=1):
+            rows = [_row(zf, table, obj) for obj in table.rows(user)]
+            document["tables"][table.name] = rows
+            zf.writestr(f"{table.name}.csv", _csv(table.columns, rows))
+            # The last percents are for data.json and saving the file.
+            progress(done * 95 // len(tables))
+        zf.writestr("data.json", json.dumps(document, ensure_ascii=False, indent=2))
+    progress(99)
+
+
+def _row(zf: zipfile.ZipFile, table: inventory.Table, obj: models.Model) -> dict[str, Any]:
+    row = {}
+    for field in table.fields:
+        value = getattr(obj, field.attname)
+        if isinstance(field, models.FileField):
+            value = _file_add(zf, table, obj, value)
+        row[field.attname] = inventory.plain(value)
+    return row
+
+
+def _file_add(zf: zipfile.ZipFile, table: inventory.Table, obj: models.Model, file: Any) -> str:
+    """An attached file goes into the zip; the row names it there."""
+    if not file:
+        return ""
+    arcname = f"files/{table.name}/{obj.pk}/{os.path.basename(file.name)}"
+    try:
+        with file.open("rb") as source, zf.open(arcname, "w") as target:
+            for chunk in iter(lambda: source.read(1 << 16), b""):
+                target.write(chunk)
+    except OSError:
+        logger.warning("file of %s %s is missing from the export", table.name, obj.pk)
+        return ""
+    return arcname
+
+
+def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    # With a byte-order mark: spreadsheets then read accents right.
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[c]) for c in columns])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def exports_expire(*, now: datetime) -> int:
+    """Past their date, archives are deleted; the rows stay as "expired" for the history."""
+    count = 0
+    for export in DataExport.objects.filter(status=ExportStatus.READY, expires_at__lte=now):
+        _export_file_delete(export)
+        export.status = ExportStatus.EXPIRED
+        export.save(update_fields=["status", "file"])
+        count += 1
+    return count
+
+
+def _export_file_delete(export: DataExport) -> None:
+    if export.file:
+        export.file.delete(save=False)
+
+
+# --- account deletion ------------------------------------------------------------------------
+
+
+def deleted_email(user: User) -> str:
+    return f"deleted-{user.pk}@invalid.example"
+
+
+def account_closure_preview(*, user: User, now: datetime) -> list[Any]:
+    """What ending the subscriptions now refunds (shown before the customer confirms)."""
+    return list(subscription_services.account_closure_preview(user=user, now=now))
+
+
+def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
+    """Delete a customer's account (001), in this order: subscriptions end now with their
+    refund; the Stripe customer is deleted (retried later by a task if Stripe fails); every
+    personal value is erased; a confirmation goes to the address it had; an audit event.
+
+    Invoices stay (legal retention) with their numbers and amounts, without the buyer.
+    Returns False if the account was already deleted.
+    """
+    if user.is_staff or user.is_superuser:
+        raise PrivacyError(_("Staff accounts are not deleted this way."))
+    if user.email == deleted_email(user):
+        return False
+    refunds = account_closure_preview(user=user, now=now)
+    subscription_services.account_closure(user=user, now=now, actor=actor)
+
+    billing = BillingAccount.objects.filter(user=user).first()
+    stripe_ids = [billing.stripe_customer_id, billing.payment_method_id] if billing else []
+    customer_id = billing.stripe_customer_id if billing else ""
+    stripe_deleted = stripe_customer_delete(customer_id=customer_id) if customer_id else True
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.email == deleted_email(user):
+            return False
+        # Rendered now, in the customer's language, to the address it had; sent after commit.
+        message = emails.render(
+            "account_deleted",
+            {
+                "user": user,
+                "refunds": refunds,
+                "deleted_at": now,
+                "retention_years": INVOICE_RETENTION_YEARS,
+                "support_email": settings.SUPPORT_EMAIL,
+            },
+            language=user.language,
+            tz=user.time_zone,
+        )
+        to = user.email
+        _erase(user, stripe_ids=[i for i in stripe_ids if i])
+        subscription_services.audit(
+            user=user,
+            actor=actor,
+            kind="account_deleted",
+            by_staff=actor is not None and actor.pk != user.pk,
+            refunds=len(refunds),
+            stripe_customer_deleted=stripe_deleted,
+        )
+        transaction.on_commit(lambda: _email_send(to=to, message=message))
+        if not stripe_deleted:
+            transaction.on_commit(lambda: _stripe_customer_delete_later(customer_id))
+    logger.info("deleted the account of customer %s", user.pk)
+    return True
+
+
+def _email_send(*, to: str, message: dict[str, str]) -> None:
+    from subscriptions.tasks import email_send
+
+    email_send.delay(to=to, **message)
+
+
+def _stripe_customer_delete_later(customer_id: str) -> None:
+    from privacy import tasks
+
+    tasks.stripe_customer_delete.apply_async(kwargs={"customer_id": customer_id}, countdown=300)
+
+
+def stripe_customer_delete(*, customer_id: str) -> bool:
+    """Delete the Stripe customer; False (logged) if Stripe cannot be reached."""
+    try:
+        gateway.customer_delete(customer_id)
+    except gateway.GatewayError:
+        logger.warning("Stripe customer %s was not deleted: will retry", customer_id)
+        return False
+    return True
+
+
+def _erase(user: User, *, stripe_ids: list[str]) -> None:
+    """Every personal value of the customer, wherever it is: the named places first, then
+    every row of this project's tables that belongs to the customer, then every row of any
+    table that still mentions their e-mail address or Stripe ids."""
+    needles = erasure.needles_for(user, stripe_ids=stripe_ids)
+    _user_anonymise(user)
+    EmailAddress.objects.filter(user=user).delete()
+    _mfa_delete(user)
+    _sessions_delete(user)
+    BillingAccount.objects.filter(user=user).update(
+        stripe_customer_id="",
+        payment_method_id="",
+        card_brand="",
+        card_last4="",
+        card_exp_month=None,
+        card_exp_year=None,
+        card_fingerprint="",
+    )
+    Invoice.objects.filter(user=user).update(buyer={"deleted": True})
+    PaymentAttempt.objects.filter(invoice__user=user).update(client_secret="")
+    pattern = needles.pattern
+    done: set[tuple[str, Any]] = set()
+    for model in inventory.project_models():
+        if model is User or inventory.label(model) in RETAINED_MODELS:
+            continue
+        queryset = inventory.owned(model, user)
+        if queryset is not None:
+            _owned_rows_erase(model, queryset, pattern, done)
+    for model in apps.get_models():
+        if model is User or inventory.label(model) in RETAINED_MODELS:
+            continue
+        rows = erasure.rows_mentioning(model, needles.locators)
+        if rows is not None:
+            _rows_scrub(model, rows, pattern, done, free_text=False)
+
+
+def _user_anonymise(user: User) -> None:
+    fields = erasure.user_text_fields(User)
+    for field in fields:
+        setattr(user, field.attname, "")
+    user.email = deleted_email(user)
+    user.set_unusable_password()
+    user.is_active = False
+    user.save(update_fields=[f.attname for f in fields] + ["email", "password", "is_active"])
+
+
+def _mfa_delete(user: User) -> None:
+    try:
+        authenticator = apps.get_model("mfa", "Authenticator")
+    except LookupError:
+        return
+    authenticator._default_manager.filter(user=user).delete()
+
+
+def _sessions_delete(user: User) -> None:
+    """The customer's sessions, on every device. Without a database-backed session engine
+    they cannot be listed: they die anyway (inactive user, changed password hash)."""
+    if settings.SESSION_ENGINE not in (
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    ):
+        return
+    from django.contrib.sessions.models import Session
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    pk = str(user.pk)
+    for session in Session.objects.iterator():
+        if session.get_decoded().get("_auth_user_id") == pk:
+            store(session_key=session.session_key).delete()
+
+
+def _owned_rows_erase(
+    model: type[models.Model],
+    queryset: models.QuerySet[Any],
+    pattern: re.Pattern[str],
+    done: set[tuple[str, Any]],
+) -> None:
+    """The customer's own rows: attached files deleted (with the row, as for support
+    attachments and exports, when nothing protects it), free text emptied."""
+    file_fields = [f for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
+    if file_fields:
+        for obj in queryset:
+            for field in file_fields:
+                file = getattr(obj, field.attname)
+                if file:
+                    _on_commit_delete(file.storage, file.name)
+            try:
+                with transaction.atomic():
+                    obj.delete()
+            except ProtectedError:
+                model._default_manager.filter(pk=obj.pk).update(
+                    **{f.attname: "" for f in file_fields}
+                )
+        queryset = queryset.all()
+    _rows_scrub(model, queryset, pattern, done, free_text=True)
+
+
+def _on_commit_delete(storage: Any, name: str) -> None:
+    transaction.on_commit(lambda: storage.delete(name))
+
+
+def _rows_scrub(
+    model: type[models.Model],
+    queryset: models.QuerySet[Any],
+    pattern: re.Pattern[str],
+    done: set[tuple[str, Any]],
+    *,
+    free_text: bool,
+) -> None:
+    key = inventory.label(model)
+    for obj in queryset.iterator(chunk_size=500):
+        if (key, obj.pk) in done:
+            continue
+        done.add((key, obj.pk))
+        changes = erasure.scrub_row(obj, pattern, free_text=free_text)
+        if not changes:
+            continue
+        try:
+            with transaction.atomic():
+                # update(), not save(): no signals, no auto_now, no side effects elsewhere.
+                model._default_manager.filter(pk=obj.pk).update(**changes)
+        except IntegrityError:
+            logger.warning("could not scrub %s %s", key, obj.pk)
