@@ -43,8 +43,9 @@ DUE = 50
 
 
 def fake_charge(**kwargs):
-    return gateway.PaymentResult(payment_intent_id="pi_bench", status="succeeded",
-                                 charge_id="ch_bench")
+    return gateway.PaymentResult(
+        payment_intent_id="pi_bench", status="succeeded", charge_id="ch_bench"
+    )
 
 
 def populate(total: int) -> None:
@@ -62,10 +63,17 @@ def populate(total: int) -> None:
         start = NOW - timedelta(days=31 if due else 10)
         subs.append(
             Subscription(
-                user=user, plan=price.plan, price=price, currency="EUR",
-                status=SubscriptionStatus.ACTIVE, anchor_at=start, period_index=0,
-                current_period_start=start, current_period_end=start + timedelta(days=30),
-                next_billing_at=start + timedelta(days=30), first_paid_at=start,
+                user=user,
+                plan=price.plan,
+                price=price,
+                currency="EUR",
+                status=SubscriptionStatus.ACTIVE,
+                anchor_at=start,
+                period_index=0,
+                current_period_start=start,
+                current_period_end=start + timedelta(days=30),
+                next_billing_at=start + timedelta(days=30),
+                first_paid_at=start,
                 renewal_reminder_sent_for=start + timedelta(days=30),
             )
         )
@@ -92,8 +100,10 @@ def main() -> None:
     print(f"billing_run with {DUE} renewals due (Stripe stubbed), scratch SQLite:")
     for total in (1_000, 20_000):
         elapsed, queries, renewed = measure(total)
-        print(f"  {total:>6} subscriptions: {elapsed * 1000:7.0f} ms, {queries:5d} queries, "
-              f"{renewed} renewed ({elapsed * 1000 / max(renewed, 1):.1f} ms per renewal)")
+        print(
+            f"  {total:>6} subscriptions: {elapsed * 1000:7.0f} ms, {queries:5d} queries, "
+            f"{renewed} renewed ({elapsed * 1000 / max(renewed, 1):.1f} ms per renewal)"
+        )
 
 
 if __name__ == "__main__":
