@@ -194,6 +194,7 @@ def test_an_expired_trial_shows_the_read_only_area_with_the_deletion_date(
     html = customer_client.get("/en/account/subscription/").content.decode()
     assert "Your account is read-only" in html
     assert "Subscribe" in html
+    assert 'href="/en/account/data/"' in html  # export my data
 
 
 @pytest.mark.parametrize(
