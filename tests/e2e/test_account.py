@@ -1,4 +1,3 @@
-import io
 import json
 import re
 import time
@@ -38,7 +37,7 @@ def test_export_shows_its_progress_then_downloads_a_zip_of_my_data(
     settle()
     with page.expect_download() as download_info:
         download_link.click()
-    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    archive = zipfile.ZipFile(download_info.value.path())
     names = archive.namelist()
     assert "data.json" in names
     assert any(name.endswith(".csv") for name in names)
