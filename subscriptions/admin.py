@@ -32,6 +32,14 @@ def _money(amount: int, currency: str) -> str:
     return money.format_money(amount, currency, translation.get_language() or "fr")
 
 
+class CustomerTimelineMixin:
+    @admin.display(description=_("customer"))
+    def customer_timeline(self, obj: RefundRequest | ContractChangeRequest) -> str:
+        """The customer's admin page, where their timeline (audit events) is shown."""
+        url = reverse("admin:accounts_user_change", args=[obj.user_id])
+        return format_html('<a href="{}">{} — {}</a>', url, obj.user, _("timeline"))
+
+
 class PlanForm(forms.ModelForm):
     features = forms.MultipleChoiceField(
         label=_("features"), choices=Feature.choices, widget=forms.CheckboxSelectMultiple
@@ -314,7 +322,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(admin.ModelAdmin):
+class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
     form = RefundDecisionForm
     list_display = [
         "created_at",
@@ -409,11 +417,6 @@ class RefundRequestAdmin(admin.ModelAdmin):
     def display_amount(self, obj: RefundRequest) -> str:
         return _money(obj.amount or obj.quoted_amount, obj.currency)
 
-    @admin.display(description=_("customer"))
-    def customer_timeline(self, obj: RefundRequest) -> str:
-        url = reverse("admin:accounts_user_change", args=[obj.user_id])
-        return format_html('<a href="{}">{} — {}</a>', url, obj.user, _("timeline"))
-
     @admin.display(description=_("payment"))
     def charge_summary(self, obj: RefundRequest) -> str:
         inv = obj.invoice
@@ -463,7 +466,7 @@ class ChangeDecisionForm(DecisionForm):
 
 
 @admin.register(ContractChangeRequest)
-class ContractChangeRequestAdmin(admin.ModelAdmin):
+class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
     form = ChangeDecisionForm
     list_display = ["created_at", "user", "subscription", "target_price", "status"]
     list_filter = ["status"]
@@ -530,11 +533,6 @@ class ContractChangeRequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm("subscriptions.review_contract_change")
-
-    @admin.display(description=_("customer"))
-    def customer_timeline(self, obj: ContractChangeRequest) -> str:
-        url = reverse("admin:accounts_user_change", args=[obj.user_id])
-        return format_html('<a href="{}">{} — {}</a>', url, obj.user, _("timeline"))
 
     @admin.display(description=_("current term"))
     def current_term(self, obj: ContractChangeRequest) -> str:

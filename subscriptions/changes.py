@@ -21,6 +21,7 @@ from subscriptions.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    PaymentAttempt,
     Price,
     RefundReason,
     RefundRequest,
@@ -181,11 +182,8 @@ def plan_change(
                 ],
             )
     if invoice is not None:
-        attempt = invoice_charge(invoice=invoice, trigger="plan_change", now=now)
+        attempt = _charge_or_void(invoice, trigger="plan_change", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
-            Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
-                status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
-            )
             audit(
                 user=user,
                 kind="plan_change_failed",
@@ -204,6 +202,17 @@ def plan_change(
                 )
             )
     return _switch_now(subscription, target, quote, now=now, invoice=invoice)
+
+
+def _charge_or_void(invoice: Invoice, *, trigger: str, now: datetime) -> PaymentAttempt:
+    """Charge a change's invoice while the customer waits: declined, it is void (no dunning)
+    and the change does not happen."""
+    attempt = invoice_charge(invoice=invoice, trigger=trigger, now=now)
+    if attempt.status != AttemptStatus.SUCCEEDED:
+        Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
+            status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
+        )
+    return attempt
 
 
 def _switch_now(
@@ -422,11 +431,8 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 ],
             )
     if invoice is not None:
-        attempt = invoice_charge(invoice=invoice, trigger="undo_cancel", now=now)
+        attempt = _charge_or_void(invoice, trigger="undo_cancel", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
-            Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
-                status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
-            )
             raise SubscriptionError(
                 _("Your card was declined (%(reason)s): your cancellation stays in place.")
                 % {"reason": attempt.failure_message or attempt.failure_code}
@@ -627,11 +633,8 @@ def _approved_now(
                     )
                 ],
             )
-        attempt = invoice_charge(invoice=invoice, trigger="contract_change", now=now)
+        attempt = _charge_or_void(invoice, trigger="contract_change", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
-            Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
-                status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
-            )
             ContractChangeRequest.objects.filter(pk=change.pk).update(
                 status=ChangeRequestStatus.PENDING, decided_by=None, decided_at=None
             )
