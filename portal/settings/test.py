@@ -8,6 +8,9 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
+# Threads (live server, concurrency tests) must not keep connections past a request, or the
+# test database cannot be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 STRIPE_API_BASE = "http://127.0.0.1:1"  # replaced by the localstripe fixture for each session
 LOGGING = {
     "version": 1,

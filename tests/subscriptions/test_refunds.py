@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import stripe
 from django.contrib.auth.models import Permission
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from subscriptions import refunds, services
 from subscriptions.models import (
@@ -174,7 +174,7 @@ def test_twenty_concurrent_requests_make_one_refund(customer, catalog, add_card)
         except services.SubscriptionError:
             outcomes.append("refused")
         finally:
-            close_old_connections()
+            connection.close()  # this thread's own connection, or teardown cannot drop the DB
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for thread in threads:
