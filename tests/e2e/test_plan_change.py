@@ -12,7 +12,7 @@ def test_an_upgrade_is_charged_exactly_the_amount_quoted_in_place(
     login(customer)
     page.get_by_role("link", name="Subscription", exact=True).click()
     settle()
-    page.get_by_role("link", name="Premium – €79.00 per month").click()  # htmx, in place
+    page.get_by_role("link", name="Premium – €79.00 per month excl. VAT").click()  # htmx, in place
     quote = page.locator("#quote")
     expect(quote).to_contain_text("Immediately,")
     expect(page).to_have_url(re.compile(r"/en/account/subscription/$"))

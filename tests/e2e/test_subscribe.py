@@ -14,7 +14,7 @@ def test_a_customer_subscribes_with_a_card_in_english_and_is_charged_what_was_sh
     login(customer)
     page.get_by_role("link", name="Subscription", exact=True).click()
     settle()
-    page.get_by_role("link", name="Pro – €49.00 per month").click()
+    page.get_by_role("link", name="Pro – €49.00 per month excl. VAT").click()
     settle()
     expect(page.get_by_role("heading", level=1)).to_have_text("Subscribe to Pro")
     expect(page.get_by_text("No commitment: cancel at any time")).to_be_visible()
@@ -45,7 +45,7 @@ def test_a_declined_card_is_explained_and_another_card_works(
     login(customer)
     page.goto("/en/account/subscription/")
     settle()
-    page.get_by_role("link", name="Premium – €79.00 per month").click()
+    page.get_by_role("link", name="Premium – €79.00 per month excl. VAT").click()
     settle()
     fill_card(number="4000000000000341")  # accepted at entry, declined at charge
     page.get_by_role("button", name="Pay €94.80 and subscribe").click()
