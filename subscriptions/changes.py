@@ -361,10 +361,13 @@ def cancellation_confirm(
             sub.save(update_fields=["cancel_reason"])
         elif sub.status not in LIVE_STATUSES:
             raise SubscriptionError(_("You have no active contract to cancel."))
-        elif sub.cancel_at is None or sub.cancel_at > quote.ends_at:
+        elif sub.cancel_at is not None:
+            # Confirmed twice (double click, second tab): recorded once, acknowledged once.
+            return Subscription.objects.select_related("plan", "user").get(pk=sub.pk), None
+        else:
             sub.cancel_requested_at = now
             sub.cancel_reason = reason.strip()[:2000]
-            sub.cancel_at = quote.ends_at if refund is None else min(quote.ends_at, now)
+            sub.cancel_at = quote.ends_at
             sub.scheduled_price = None
             if sub.status == SubscriptionStatus.TRIALING:
                 sub.price = None  # nothing will be charged at the end of the trial

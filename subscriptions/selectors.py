@@ -15,6 +15,7 @@ from subscriptions.models import (
     Plan,
     Price,
     RefundRequest,
+    RefundStatus,
     Subscription,
     SubscriptionStatus,
 )
@@ -83,3 +84,14 @@ def change_requests_pending(*, subscription: Subscription) -> QuerySet[ContractC
 
 def refund_requests(*, user: User) -> QuerySet[RefundRequest]:
     return RefundRequest.objects.filter(user=user).select_related("invoice")
+
+
+def guarantee_used_plan_ids(*, user: User) -> set[int]:
+    """Plans this customer was refunded for under the guarantee: no guarantee again (002)."""
+    if not user.is_authenticated:
+        return set()
+    return set(
+        RefundRequest.objects.filter(user=user, rule="guarantee")
+        .exclude(status=RefundStatus.REJECTED)
+        .values_list("invoice__price__plan_id", flat=True)
+    )

@@ -46,6 +46,7 @@ def pricing(request: HttpRequest) -> TemplateResponse:
         "rows": selectors.pricing_table(currency=currency),
         "currency": currency,
         "currencies": Currency.values,
+        "guarantee_used": selectors.guarantee_used_plan_ids(user=request.user),  # type: ignore[arg-type]
     }
     return TemplateResponse(request, "subscriptions/pricing.html", context)
 
@@ -120,12 +121,12 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
             else:
                 messages.success(request, _("Thank you: your subscription is active."))
             return redirect("subscriptions:detail")
-    return _card_page(
-        request,
-        "subscriptions/subscribe.html",
-        {"price": price, "quote": services.checkout_quote(user=user, price=price, now=now)},  # type: ignore[arg-type]
-        error=error,
-    )
+    context = {
+        "price": price,
+        "quote": services.checkout_quote(user=user, price=price, now=now),  # type: ignore[arg-type]
+        "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),  # type: ignore[arg-type]
+    }
+    return _card_page(request, "subscriptions/subscribe.html", context, error=error)
 
 
 def _card_page(

@@ -345,3 +345,20 @@ def test_a_cancelled_trial_is_never_billed_and_expires_at_its_end(customer, cata
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.EXPIRED
     assert not Invoice.objects.exists()
+
+
+def test_confirming_twice_records_one_cancellation_one_refund_one_email(
+    customer, catalog, add_card, mailoutbox
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 3, 15, tzinfo=UTC)
+    changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    sent = len(mailoutbox)
+    again, refund = changes.cancellation_confirm(
+        user=customer, subscription=sub, reason="", now=at + timedelta(seconds=1)
+    )
+    assert refund is None
+    assert again.cancel_at == datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
+    assert RefundRequest.objects.count() == 1
+    assert len(mailoutbox) == sent
+    assert stripe.Charge.retrieve(Invoice.objects.get().stripe_charge_id).amount_refunded == 40833

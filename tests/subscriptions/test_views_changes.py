@@ -363,3 +363,23 @@ def test_billing_staff_approve_a_contract_change_in_the_admin(
     )
     sub.refresh_from_db()
     assert sub.plan.code == "premium"
+
+
+def test_after_a_guarantee_refund_the_pricing_and_subscribe_pages_say_no_guarantee_again(
+    customer_client, customer, subscribed
+):
+    subscribed()
+    invoice = Invoice.objects.get()
+    customer_client.post(
+        f"/en/account/invoices/{invoice.number}/refund/", {"reason": "changed_mind"}
+    )
+    assert RefundRequest.objects.get().rule == "guarantee"
+    again = price("pro", "month")
+    page = customer_client.get(f"/en/account/subscribe/{again.pk}/").content.decode()
+    assert "buying it again comes without the guarantee" in page
+    assert "Money-back guarantee: a full refund" not in page
+    pricing = customer_client.get("/en/").content.decode()
+    pro = pricing.split('id="plan-pro"')[1].split("</section>")[0]
+    premium = pricing.split('id="plan-premium"')[1].split("</section>")[0]
+    assert "without the guarantee" in pro
+    assert "without the guarantee" not in premium
