@@ -559,6 +559,10 @@ def _next_invoice_number(now: datetime) -> str:
 # --- charging --------------------------------------------------------------------------------
 
 
+# Charges made by the billing run, with nobody on the page to be told "add a card".
+UNATTENDED_TRIGGERS = ("renewal", "retry", "trial_end")
+
+
 def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentAttempt:
     """Charge an open invoice on the saved card, once: the attempt row is created under the
     invoice's lock and gives the idempotency key, so two workers never charge twice."""
@@ -583,7 +587,8 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             _invoice_paid(invoice=inv, charge_id="", now=now)
             return attempt
         account = BillingAccount.objects.filter(user__invoices=inv).first()
-        if account is None or not account.has_card:
+        has_card = account is not None and account.has_card
+        if not has_card and trigger not in UNATTENDED_TRIGGERS:
             raise SubscriptionError(_("Please add a card first."))
         attempt = PaymentAttempt.objects.create(
             invoice=inv,
@@ -592,6 +597,16 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             currency=inv.currency,
             trigger=trigger,
         )
+    if account is None or not has_card:
+        # A renewal with no card left (removed, or the account closed at Stripe): a failed
+        # payment like any other, so the customer is e-mailed and retries follow (004).
+        missing = gateway.PaymentResult(
+            payment_intent_id="",
+            status="failed",
+            failure_code="no_card",
+            failure_message=str(_("No card is saved on your account.")),
+        )
+        return payment_result_apply(attempt=attempt, result=missing, now=now)
     try:
         result = gateway.payment_charge(
             customer_id=account.stripe_customer_id,
@@ -937,73 +952,86 @@ def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
 
 def billing_run(*, now: datetime) -> dict[str, int]:
     """Everything due at `now`, each item in its own transaction. Every query is on an
-    indexed due date, so the cost follows what is due, not the number of customers."""
-    done = {
-        "trials_converted": 0,
-        "trials_expired": 0,
-        "renewed": 0,
-        "retried": 0,
-        "trial_warnings": 0,
-        "ended": 0,
-        "reminders": 0,
-        "purged": 0,
-    }
-
-    warn_before = now + timedelta(days=TRIAL_WARNING_DAYS)
-    for sub in _due(
-        Subscription.objects.filter(
-            status=SubscriptionStatus.TRIALING,
-            next_billing_at__lte=warn_before,
-            trial_warning_sent_at__isnull=True,
-        )
-    ):
-        done["trial_warnings"] += trial_warn(subscription=sub, now=now)
-
-    for sub in _due(
-        Subscription.objects.filter(status=SubscriptionStatus.TRIALING, next_billing_at__lte=now)
-    ):
-        account = BillingAccount.objects.filter(user_id=sub.user_id).first()
-        if sub.price_id and account is not None and account.has_card:
-            _trial_convert(subscription=sub, now=now)
-            done["trials_converted"] += 1
-        else:
-            done["trials_expired"] += trial_expire(subscription=sub, now=now)
-
-    for sub in _due(
-        Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, next_billing_at__lte=now)
-    ):
-        done["renewed"] += subscription_renew(subscription=sub, now=now) is not None
-
-    for invoice in _due(Invoice.objects.filter(status=InvoiceStatus.OPEN, next_retry_at__lte=now)):
-        invoice_charge(invoice=invoice, trigger="retry", now=now)
-        done["retried"] += 1
-
-    for sub in _due(
-        Subscription.objects.filter(
-            status=SubscriptionStatus.ACTIVE,
-            next_billing_at__gt=now,
-            next_billing_at__lte=now + timedelta(days=7),
-        ).filter(
-            Q(renewal_reminder_sent_for__isnull=True)
-            | ~Q(renewal_reminder_sent_for=F("next_billing_at"))
-        )
-    ):
-        done["reminders"] += renewal_remind(subscription=sub, now=now)
-
+    indexed due date, so the cost follows what is due, not the number of customers. One
+    item that fails is logged and counted; it never stops the others."""
+    from accounts import services as account_services
     from subscriptions import changes, refunds
 
-    for sub in _due(Subscription.objects.filter(status__in=LIVE_STATUSES, cancel_at__lte=now)):
-        done["ended"] += changes.subscription_end_due(subscription=sub, now=now)
-
+    done: dict[str, int] = {"errors": 0}
+    trialing = Subscription.objects.filter(status=SubscriptionStatus.TRIALING)
+    active = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
+    reminder_not_sent = Q(renewal_reminder_sent_for__isnull=True) | ~Q(
+        renewal_reminder_sent_for=F("next_billing_at")
+    )
+    steps: list[tuple[str, Any, Any]] = [
+        (
+            "trial_warnings",
+            trialing.filter(
+                next_billing_at__lte=now + timedelta(days=TRIAL_WARNING_DAYS),
+                trial_warning_sent_at__isnull=True,
+            ),
+            lambda sub: trial_warn(subscription=sub, now=now),
+        ),
+        (
+            "trials_ended",
+            trialing.filter(next_billing_at__lte=now),
+            lambda sub: _trial_end(subscription=sub, now=now),
+        ),
+        (
+            "renewed",
+            active.filter(next_billing_at__lte=now),
+            lambda sub: subscription_renew(subscription=sub, now=now) is not None,
+        ),
+        (
+            "retried",
+            Invoice.objects.filter(status=InvoiceStatus.OPEN, next_retry_at__lte=now),
+            lambda invoice: invoice_charge(invoice=invoice, trigger="retry", now=now),
+        ),
+        # 002/004: reminders 7 days before a yearly renewal, 3 before a monthly one.
+        *[
+            (
+                "reminders",
+                active.filter(
+                    price__interval=interval,
+                    next_billing_at__gt=now,
+                    next_billing_at__lte=now + timedelta(days=days),
+                ).filter(reminder_not_sent),
+                lambda sub: renewal_remind(subscription=sub, now=now),
+            )
+            for interval, days in (("year", 7), ("month", 3))
+        ],
+        (
+            "ended",
+            Subscription.objects.filter(status__in=LIVE_STATUSES, cancel_at__lte=now),
+            lambda sub: changes.subscription_end_due(subscription=sub, now=now),
+        ),
+        (
+            "purged",
+            Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, purge_at__lte=now),
+            lambda sub: account_services.expired_trial_purge(subscription=sub, now=now),
+        ),
+    ]
+    for name, queryset, step in steps:
+        done.setdefault(name, 0)
+        for item in _due(queryset):
+            try:
+                done[name] += bool(step(item))
+            except Exception:
+                logger.exception(
+                    "billing run: %s failed for %s %s", name, type(item).__name__, item.pk
+                )
+                done["errors"] += 1
     done["refunds_retried"] = refunds.refunds_retry(now=now)
-
-    from accounts import services as account_services
-
-    for sub in _due(
-        Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, purge_at__lte=now)
-    ):
-        done["purged"] += account_services.expired_trial_purge(subscription=sub, now=now)
     return done
+
+
+def _trial_end(*, subscription: Subscription, now: datetime) -> bool:
+    """001: with a plan and a card the first invoice is charged; without, the trial expires."""
+    account = BillingAccount.objects.filter(user_id=subscription.user_id).first()
+    if subscription.price_id and account is not None and account.has_card:
+        _trial_convert(subscription=subscription, now=now)
+        return True
+    return trial_expire(subscription=subscription, now=now)
 
 
 def _due(queryset: Any) -> list[Any]:

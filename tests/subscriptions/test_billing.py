@@ -393,3 +393,50 @@ def test_on_a_yearly_plan_free_months_are_twelfths_of_the_year(customer, catalog
     renewal = Invoice.objects.get(kind="renewal")
     assert renewal.total == 58800 - 58800 * 3 // 12
     assert renewal.subtotal + renewal.tax == renewal.total
+
+
+def test_a_renewal_without_a_card_is_a_failed_payment_and_does_not_stop_the_run(
+    catalog, add_card, mailoutbox
+):
+    first, second = UserFactory(), UserFactory()
+    for user in (first, second):
+        add_card(user)
+        services.subscribe(user=user, price=price("pro", "month"), now=T0)
+    first.billing.payment_method_id = ""  # the card is gone
+    first.billing.save()
+    due = Subscription.objects.get(user=first).next_billing_at
+
+    result = run(due)
+
+    assert result["errors"] == 0
+    assert result["renewed"] == 2
+    failed = Invoice.objects.get(user=first, kind="renewal")
+    assert failed.status == InvoiceStatus.OPEN
+    assert failed.attempts.get().failure_code == "no_card"
+    assert failed.next_retry_at == due + timedelta(days=1)
+    assert Subscription.objects.get(user=first).status == SubscriptionStatus.PAST_DUE
+    assert Invoice.objects.get(user=second, kind="renewal").status == InvoiceStatus.PAID
+    assert any(
+        f"/invoices/{failed.number}/pay/" in m.body for m in mailoutbox if first.email in m.to
+    )
+
+
+def test_one_failing_item_is_logged_and_the_others_still_run(
+    catalog, add_card, monkeypatch, caplog
+):
+    users = [UserFactory(), UserFactory()]
+    for user in users:
+        add_card(user)
+        services.subscribe(user=user, price=price("pro", "month"), now=T0)
+    broken = Subscription.objects.get(user=users[0]).pk
+    original = services.subscription_renew
+
+    def renew(*, subscription, now):
+        if subscription.pk == broken:
+            raise RuntimeError("boom")
+        return original(subscription=subscription, now=now)
+
+    monkeypatch.setattr(services, "subscription_renew", renew)
+    result = run(Subscription.objects.get(pk=broken).next_billing_at)
+    assert (result["errors"], result["renewed"]) == (1, 1)
+    assert "renewed failed for Subscription" in caplog.text
