@@ -30,10 +30,13 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.services import (
+    INTERVAL_WORDS,
+    STALE_ATTEMPT,
     SubscriptionError,
     _invoice_issue,
     audit,
     invoice_charge,
+    pending_changes_close,
     period_bounds,
     price_terms,
     trial_expire,
@@ -134,6 +137,7 @@ def plan_change(
         )
         if sub.status not in CHANGEABLE or sub.cancel_at is not None:
             raise SubscriptionError(_("This subscription cannot change plan now."))
+        _refuse_if_charging(sub, now)
         if sub.current_period_end is None or quoted_at < (sub.current_period_start or now):
             raise SubscriptionError(
                 _("This quote has expired: please look at the new amount and confirm again.")
@@ -172,14 +176,7 @@ def plan_change(
                 period_end=end,
                 now=now,
                 price=target,
-                lines=[
-                    (
-                        f"{old_price.plan.name_en} -> {target.plan.name_en} / "
-                        f"{old_price.plan.name_fr} -> {target.plan.name_fr} "
-                        f"({target.interval}, prorated)",
-                        quote.amount_due,
-                    )
-                ],
+                lines=[(_change_line(old_price, target), quote.amount_due)],
             )
     if invoice is not None:
         attempt = _charge_or_void(invoice, trigger="plan_change", now=now)
@@ -191,9 +188,9 @@ def plan_change(
                 target=target.plan.code,
                 code=attempt.failure_code,
             )
-            reason = attempt.failure_message or attempt.failure_code
+            reason = attempt.reason
             raise SubscriptionError(
-                _("Your card was declined (%(reason)s): you stay on your current plan.")
+                _("The payment did not go through (%(reason)s): you stay on your current plan.")
                 % {"reason": reason}
                 if attempt.status == AttemptStatus.FAILED
                 else _(
@@ -202,6 +199,29 @@ def plan_change(
                 )
             )
     return _switch_now(subscription, target, quote, now=now, invoice=invoice)
+
+
+def _change_line(old: Price, target: Price) -> str:
+    """The upgrade's invoice line in both languages (the invoice is a legal document)."""
+    en, fr = INTERVAL_WORDS[target.interval]
+    return (
+        f"{old.plan.name_en} -> {target.plan.name_en}, {en}, prorated / "
+        f"{old.plan.name_fr} -> {target.plan.name_fr}, {fr}, au prorata"
+    )
+
+
+def _refuse_if_charging(subscription: Subscription, now: datetime) -> None:
+    """Under the subscription's lock: a change whose payment is still being taken (a second
+    click, another tab) is not started again, so it is never charged twice."""
+    if Invoice.objects.filter(
+        subscription=subscription,
+        kind=InvoiceKind.PRORATION,
+        status=InvoiceStatus.OPEN,
+        issued_at__gt=now - STALE_ATTEMPT,
+    ).exists():
+        raise SubscriptionError(
+            _("A payment for a change to this subscription is in progress: please wait.")
+        )
 
 
 def _charge_or_void(invoice: Invoice, *, trigger: str, now: datetime) -> PaymentAttempt:
@@ -311,18 +331,13 @@ def cancellation_quote(*, subscription: Subscription, now: datetime) -> Cancella
         period_end=sub.current_period_end,
         now=now,
     )
-    invoice = (
-        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
-        .select_related("price", "subscription", "user")
-        .order_by("-paid_at")
-        .first()
-    )
+    invoice = refunds.latest_payment(sub)
     refund, guarantee = none, None
-    if invoice is not None and refunds.existing_request(invoice) is None:
-        full = refunds.refund_quote_for(invoice=invoice, now=now)
+    if invoice is not None:
+        full = refunds.payments_refund(invoice=invoice, now=now).quote
         if full.rule in ("guarantee", "renewal_grace"):
             guarantee = full
-        plain = refunds.refund_quote_for(invoice=invoice, now=now, skip_full_refunds=True)
+        plain = refunds.payments_refund(invoice=invoice, now=now, skip_full_refunds=True).quote
         if plain.rule == "remaining_months" and plain.amount > 0:
             refund = plain
     return CancellationQuote(
@@ -337,25 +352,29 @@ def cancellation_confirm(
     reason: str,
     now: datetime,
     full_refund: bool = False,
-) -> tuple[Subscription, RefundRequest | None]:
-    """Record the cancellation; refund what the summary said; e-mail the acknowledgement."""
+    quoted_at: datetime | None = None,
+) -> tuple[Subscription, list[RefundRequest]]:
+    """Record the cancellation; refund what the summary said (shown at `quoted_at`); e-mail
+    the acknowledgement."""
     if subscription.user_id != user.pk:
         raise SubscriptionError(_("You have no active contract to cancel."))
-    quote = cancellation_quote(subscription=subscription, now=now)
-    refund = None
+    quoted_at = quoted_at or now
+    quote = cancellation_quote(subscription=subscription, now=quoted_at)
+    refunded: list[RefundRequest] = []
     if full_refund:
         if quote.guarantee is None or quote.invoice is None:
             raise SubscriptionError(_("A full refund is no longer possible for this payment."))
-        refund = refunds.refund_request_create(
+        refunded = refunds.refund_requests_create(
             user=user,
             invoice=quote.invoice,
             reason=RefundReason.CANCELLATION,
             details=reason,
             now=now,
+            quoted_at=quoted_at,
         )
     with transaction.atomic():
         sub = Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
-        if refund is not None:
+        if refunded:
             # The full refund has ended the subscription already: keep the reason given.
             sub.cancel_reason = reason.strip()[:2000]
             sub.save(update_fields=["cancel_reason"])
@@ -363,15 +382,13 @@ def cancellation_confirm(
             raise SubscriptionError(_("You have no active contract to cancel."))
         elif sub.cancel_at is not None:
             # Confirmed twice (double click, second tab): recorded once, acknowledged once.
-            return Subscription.objects.select_related("plan", "user").get(pk=sub.pk), None
+            return Subscription.objects.select_related("plan", "user").get(pk=sub.pk), []
         else:
             sub.cancel_requested_at = now
             sub.cancel_reason = reason.strip()[:2000]
             sub.cancel_at = quote.ends_at
             sub.scheduled_price = None
-            if sub.status == SubscriptionStatus.TRIALING:
-                sub.price = None  # nothing will be charged at the end of the trial
-            else:
+            if sub.status != SubscriptionStatus.TRIALING:
                 sub.next_billing_at = None
             sub.save(
                 update_fields=[
@@ -380,7 +397,6 @@ def cancellation_confirm(
                     "cancel_at",
                     "next_billing_at",
                     "scheduled_price",
-                    "price",
                 ]
             )
             audit(
@@ -390,19 +406,26 @@ def cancellation_confirm(
                 ends_at=sub.cancel_at.isoformat(),
                 reason_given=bool(reason.strip()),
             )
-    if refund is None and quote.refund.rule == "remaining_months" and quote.invoice is not None:
-        # 004: the full months left after the current one are refunded at once.
-        refund = refunds.refund_request_create(
+    if not refunded and quote.refund.rule == "remaining_months" and quote.invoice is not None:
+        # 004: the full months left after the current one are refunded at once; the service
+        # runs to the date the summary gave.
+        refunded = refunds.refund_requests_create(
             user=user,
             invoice=quote.invoice,
             reason=RefundReason.CANCELLATION,
             details=reason,
             now=now,
+            ends_at=quote.ends_at,
             skip_full_refunds=True,
+            quoted_at=quoted_at,
         )
     sub = Subscription.objects.select_related("plan", "user").get(pk=subscription.pk)
-    emails.email_user(user, "cancellation_confirmed", {"subscription": sub, "refund": refund})
-    return sub, refund
+    emails.email_user(
+        user,
+        "cancellation_confirmed",
+        {"subscription": sub, "refund": refunds.total(refunded)},
+    )
+    return sub, refunded
 
 
 def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) -> Subscription:
@@ -416,9 +439,11 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
         )
         if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at <= now:
             raise SubscriptionError(_("This cancellation can no longer be undone."))
-        refunded = refund_to_charge_back(sub)
+        _refuse_if_charging(sub, now)
+        charged_back = refunds_to_charge_back(sub)
+        amount = sum(r.amount for r in charged_back)
         invoice = None
-        if refunded is not None and refunded.amount > 0 and sub.price is not None:
+        if amount > 0 and sub.price is not None:
             invoice = _invoice_issue(
                 subscription=sub,
                 kind=InvoiceKind.PRORATION,
@@ -427,24 +452,39 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 now=now,
                 lines=[
                     (
-                        "Months refunded on cancellation, charged again / "
-                        "Mois remboursés à la résiliation, facturés à nouveau",
-                        refunded.amount,
+                        "Months refunded on cancellation, charged again (VAT paid on the "
+                        "original invoice) / Mois remboursés à la résiliation, facturés à "
+                        "nouveau (TVA acquittée sur la facture d'origine)",
+                        amount,
                     )
                 ],
+                untaxed=True,
             )
     if invoice is not None:
         attempt = _charge_or_void(invoice, trigger="undo_cancel", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
             raise SubscriptionError(
-                _("Your card was declined (%(reason)s): your cancellation stays in place.")
-                % {"reason": attempt.failure_message or attempt.failure_code}
+                _("The payment did not go through (%(reason)s): your cancellation stays in place.")
+                % {"reason": attempt.reason}
             )
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",))
             .select_related("user")
             .get(pk=subscription.pk)
+        )
+        if invoice is not None:
+            RefundRequest.objects.filter(pk__in=[r.pk for r in charged_back]).update(
+                charged_back_by=invoice
+            )
+        # Refunds still waiting for a retry are not sent: the customer keeps these months.
+        RefundRequest.objects.filter(
+            subscription=sub, status=RefundStatus.FAILED, ends_at=sub.cancel_at
+        ).update(
+            status=RefundStatus.REJECTED,
+            next_attempt_at=None,
+            decided_at=now,
+            decision_reason="Subscription kept before the refund was made.",
         )
         sub.cancel_at = None
         sub.cancel_requested_at = None
@@ -466,18 +506,29 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
     return sub
 
 
-def refund_to_charge_back(subscription: Subscription) -> RefundRequest | None:
-    """The remaining-months refund of a cancellation, which keeping the subscription undoes."""
-    return (
+def refunds_to_charge_back(subscription: Subscription) -> list[RefundRequest]:
+    """The remaining-months refunds of this cancellation (money given back, or on its way),
+    which keeping the subscription undoes; each is charged again once."""
+    if subscription.cancel_at is None:
+        return []
+    return list(
         RefundRequest.objects.filter(
             subscription=subscription,
-            reason=RefundReason.CANCELLATION,
             rule="remaining_months",
-        )
-        .exclude(status=RefundStatus.REJECTED)
-        .order_by("-created_at")
-        .first()
+            ends_at=subscription.cancel_at,
+            charged_back_by__isnull=True,
+            status__in=(RefundStatus.SUCCEEDED, RefundStatus.PROCESSING),
+        ).order_by("pk")
     )
+
+
+def refund_to_charge_back(subscription: Subscription) -> policy.RefundQuote | None:
+    """What "keep my subscription" will charge again, as the page says before the click."""
+    charged_back = refunds_to_charge_back(subscription)
+    amount = sum(r.amount for r in charged_back)
+    if amount == 0:
+        return None
+    return policy.RefundQuote(amount, subscription.currency, "remaining_months", None)
 
 
 def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
@@ -497,6 +548,7 @@ def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
         sub.ended_at = now
         sub.next_billing_at = None
         sub.save(update_fields=["status", "ended_at", "next_billing_at"])
+        pending_changes_close(sub)
         Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).update(
             status=InvoiceStatus.VOID, next_retry_at=None
         )
@@ -577,6 +629,17 @@ def change_request_decide(
         )
         if c.status != ChangeRequestStatus.PENDING:
             raise SubscriptionError(_("This request has already been decided."))
+        sub = c.subscription
+        if approve and (
+            sub.status not in LIVE_STATUSES
+            or sub.current_period_end is None
+            or now >= sub.current_period_end
+        ):
+            raise SubscriptionError(
+                _("This subscription has ended or is being renewed: it cannot change now.")
+            )
+        if approve:
+            _refuse_if_charging(sub, now)
         quote = change_request_quote(change=c, now=now) if approve else None
         c.status = ChangeRequestStatus.APPROVED if approve else ChangeRequestStatus.REJECTED
         c.decided_by, c.decided_at, c.decision_reason = actor, now, reason.strip()
@@ -643,6 +706,6 @@ def _approved_now(
             )
             raise SubscriptionError(
                 _("The customer's card was declined (%(reason)s): the request stays pending.")
-                % {"reason": attempt.failure_message or attempt.failure_code}
+                % {"reason": attempt.reason}
             )
     _switch_now(sub, target, quote, now=now, invoice=invoice, actor=actor)

@@ -421,6 +421,8 @@ class PaymentAttempt(models.Model):
     failure_code = models.CharField(_("failure code"), max_length=64, blank=True)
     failure_message = models.CharField(_("failure message"), max_length=255, blank=True)
     trigger = models.CharField(_("trigger"), max_length=16)
+    # The card charged: a retry with the same card reuses the same idempotency key.
+    payment_method_id = models.CharField(_("card"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -437,6 +439,25 @@ class PaymentAttempt(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"portal-invoice-{self.invoice_id}-attempt-{self.number}"
+
+    @property
+    def reason(self) -> str:
+        """Why it failed, in the language being rendered (Stripe's own text is English)."""
+        known = DECLINE_REASONS.get(self.failure_code)
+        return str(known) if known is not None else self.failure_message or self.failure_code
+
+
+DECLINE_REASONS = {
+    "card_declined": _("the bank declined the payment"),
+    "insufficient_funds": _("insufficient funds"),
+    "expired_card": _("the card has expired"),
+    "incorrect_cvc": _("the card's security code is incorrect"),
+    "incorrect_number": _("the card number is incorrect"),
+    "processing_error": _("the bank could not process the payment"),
+    "authentication_required": _("the bank asks for an authentication"),
+    "no_card": _("no card is saved on your account"),
+    "unavailable": _("the payment service could not be reached; no money was taken"),
+}
 
 
 class AuditEvent(models.Model):
@@ -542,6 +563,15 @@ class RefundRequest(models.Model):
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, db_index=True)
     refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+    # Kept after all ("keep my subscription"): the invoice that charged these months again.
+    charged_back_by = models.ForeignKey(
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("charged again by"),
+    )
 
     class Meta:
         ordering = ["-created_at"]

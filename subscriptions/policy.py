@@ -245,6 +245,44 @@ def refund_quote(
     return RefundQuote(0, charge.currency, "none", None)
 
 
+def later_charge_refund(charge: Charge, *, service_ends: datetime) -> int:
+    """A charge made during a period (an upgrade, months charged again) covers up to the
+    period's end: refunded pro rata by the second for the time after the service ends,
+    rounded down, as the upgrade itself was prorated by the second (004)."""
+    _require_aware(service_ends=service_ends)
+    start, end = _instant(charge.period_start), _instant(charge.period_end)
+    ends = min(max(_instant(service_ends), start), end)
+    span = int((end - start).total_seconds())
+    if span <= 0:
+        return 0
+    unused = int((end - ends).total_seconds())
+    return charge.refundable_base * unused // span
+
+
+def refund_quote_holds_until(
+    terms: Terms,
+    charge: Charge,
+    quote: RefundQuote,
+    *,
+    first_paid_at: datetime,
+    country: str = "FR",
+    tz: str | tzinfo = "Europe/Paris",
+) -> datetime | None:
+    """The last moment ``quote`` (from ``refund_quote``) stays true: the guarantee's last second
+    (002/004), the renewal grace's last moment (002), the end of the current month for the
+    remaining months (004). None when nothing is due, which does not change."""
+    if quote.rule == "guarantee":
+        return first_paid_at + timedelta(days=terms.guarantee_days)
+    if quote.rule == "renewal_grace":
+        deadline = business_day_deadline(
+            charge.paid_at, terms.renewal_grace_business_days, country, _zone(tz)
+        )
+        return deadline - timedelta(seconds=1)
+    if quote.rule == "remaining_months" and quote.ends_at is not None:
+        return quote.ends_at - timedelta(seconds=1)
+    return None
+
+
 # --- cancellation ----------------------------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.money import format_money
-from subscriptions.services import SubscriptionError, audit, price_terms
+from subscriptions.services import SubscriptionError, audit, pending_changes_close, price_terms
 
 logger = logging.getLogger(__name__)
 
@@ -71,26 +71,20 @@ def guarantee_used(*, user: User, invoice: Invoice) -> bool:
     )
 
 
-def refund_quote_for(
-    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
-) -> policy.RefundQuote:
-    """The policy's quote for one paid invoice at `now`, in the customer's country and zone.
+def _charge(invoice: Invoice) -> policy.Charge:
+    return policy.Charge(
+        total=invoice.total,
+        paid_at=invoice.paid_at or invoice.issued_at,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        tax=invoice.tax,
+        currency=invoice.currency,
+        is_renewal=invoice.kind == InvoiceKind.RENEWAL,
+    )
 
-    `skip_full_refunds` gives the quote of a plain cancellation when the customer did not
-    take the full refund (guarantee or forgotten renewal) offered beside it.
-    """
-    none = policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None)
-    sub = invoice.subscription
-    user = invoice.user
-    if (
-        invoice.status != InvoiceStatus.PAID
-        or invoice.paid_at is None
-        or invoice.price is None
-        or sub is None
-        or user is None
-        or sub.first_paid_at is None
-    ):
-        return none
+
+def _terms(invoice: Invoice, skip_full_refunds: bool) -> policy.Terms:
+    assert invoice.price is not None  # noqa: S101 - _refundable checked it
     terms = price_terms(invoice.price)
     if skip_full_refunds:
         terms = policy.Terms(
@@ -99,29 +93,139 @@ def refund_quote_for(
             guarantee_days=0,
             renewal_grace_business_days=0,
         )
-    quote = policy.refund_quote(
-        terms,
-        policy.Charge(
-            total=invoice.total,
-            paid_at=invoice.paid_at,
-            period_start=invoice.period_start,
-            period_end=invoice.period_end,
-            tax=invoice.tax,
-            currency=invoice.currency,
-            is_renewal=invoice.kind == InvoiceKind.RENEWAL,
-        ),
+    return terms
+
+
+def _refundable(invoice: Invoice) -> bool:
+    sub = invoice.subscription
+    return (
+        invoice.status == InvoiceStatus.PAID
+        and invoice.paid_at is not None
+        and invoice.price is not None
+        and sub is not None
+        and invoice.user is not None
+        and sub.first_paid_at is not None
+    )
+
+
+def _policy_quote(invoice: Invoice, now: datetime, skip_full_refunds: bool) -> policy.RefundQuote:
+    """The policy's quote for one paid invoice at `now`, in the customer's country and zone,
+    before what was already refunded is taken off."""
+    user, sub = invoice.user, invoice.subscription
+    assert user is not None  # noqa: S101 - _refundable checked it
+    assert sub is not None  # noqa: S101 - _refundable checked it
+    assert sub.first_paid_at is not None  # noqa: S101 - _refundable checked it
+    return policy.refund_quote(
+        _terms(invoice, skip_full_refunds),
+        _charge(invoice),
         first_paid_at=sub.first_paid_at,
         now=now,
         guarantee_used=guarantee_used(user=user, invoice=invoice),
         country=holiday_country(user.country),
         tz=user.time_zone,
     )
-    amount = min(quote.amount, refundable_left(invoice))
-    already_refunded = quote.amount > 0 and amount == 0
-    if quote.rule == "none" or already_refunded:
+
+
+@dataclass(frozen=True)
+class PaymentsRefund:
+    """What a refund asked on one payment gives back now: the rule is the period's main
+    payment's, and it reaches the payments made later in the same period (an upgrade, months
+    charged again on keeping the subscription), one refund per payment."""
+
+    quote: policy.RefundQuote  # the total
+    parts: tuple[tuple[Invoice, int], ...]
+    holds_until: datetime | None
+
+
+def _period_payments(invoice: Invoice) -> tuple[Invoice | None, list[Invoice]]:
+    """The current period's main payment and the later ones of the same period."""
+    sub = invoice.subscription
+    if sub is None or sub.current_period_start is None or sub.current_period_end is None:
+        return None, []
+    paid = list(
+        Invoice.objects.filter(
+            subscription=sub,
+            status=InvoiceStatus.PAID,
+            period_start__gte=sub.current_period_start,
+            period_end=sub.current_period_end,
+        )
+        .select_related("price", "subscription", "user")
+        .order_by("paid_at", "pk")
+    )
+    mains = [i for i in paid if i.period_start == sub.current_period_start]
+    if not mains:
+        return None, []
+    main = mains[-1]
+    return main, [i for i in paid if i.period_start > main.period_start]
+
+
+def payments_refund(
+    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
+) -> PaymentsRefund:
+    """`skip_full_refunds` gives the quote of a plain cancellation when the customer did not
+    take the full refund (guarantee or forgotten renewal) offered beside it."""
+    none = PaymentsRefund(
+        policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None), (), None
+    )
+    if not _refundable(invoice):
         return none
+    main, later = _period_payments(invoice)
+    if main is None or not _refundable(main) or (invoice != main and invoice not in later):
+        main, later = invoice, []  # a payment of an earlier period: on its own
+    raw = _policy_quote(main, now, skip_full_refunds)
+    if raw.rule == "none":
+        return none
+    parts = []
+    for payment in [main, *later]:
+        if existing_request(payment) is not None:
+            continue
+        if payment is main:
+            amount = raw.amount
+        elif raw.rule in ("guarantee", "renewal_grace"):
+            amount = payment.total - payment.tax  # the service ends now: all of it
+        else:
+            amount = policy.later_charge_refund(_charge(payment), service_ends=raw.ends_at or now)
+        amount = min(amount, refundable_left(payment))
+        if amount > 0:
+            parts.append((payment, amount))
+    total = sum(amount for _payment, amount in parts)
+    if total == 0:
+        return none
+    user = main.user
+    assert user is not None  # noqa: S101 - _refundable checked it
+    holds_until = policy.refund_quote_holds_until(
+        _terms(main, skip_full_refunds),
+        _charge(main),
+        raw,
+        first_paid_at=main.subscription.first_paid_at,  # type: ignore[union-attr,arg-type]
+        country=holiday_country(user.country),
+        tz=user.time_zone,
+    )
+    quote = policy.RefundQuote(
+        amount=total, currency=main.currency, rule=raw.rule, ends_at=raw.ends_at
+    )
+    return PaymentsRefund(quote, tuple(parts), holds_until)
+
+
+def refund_quote_for(
+    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
+) -> policy.RefundQuote:
+    """The share of `payments_refund` that falls on this one payment (staff's review view)."""
+    result = payments_refund(invoice=invoice, now=now, skip_full_refunds=skip_full_refunds)
+    amount = sum(a for payment, a in result.parts if payment.pk == invoice.pk)
+    if amount == 0:
+        return policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None)
+    return policy.RefundQuote(amount, invoice.currency, result.quote.rule, result.quote.ends_at)
+
+
+def total(rows: list[RefundRequest]) -> policy.RefundQuote | None:
+    """The refunds made together (one per payment of a period), as the customer sees them:
+    one amount. None when there are none."""
+    if not rows:
+        return None
+    first = rows[0]
     return policy.RefundQuote(
-        amount=amount, currency=quote.currency, rule=quote.rule, ends_at=quote.ends_at
+        sum(row.amount for row in rows), first.currency, first.rule, first.ends_at
     )
 
 
@@ -147,17 +251,51 @@ def refund_request_create(
     reason: str,
     details: str,
     now: datetime,
-    end_now: bool = False,
+    ends_at: datetime | None = None,
     skip_full_refunds: bool = False,
+    quoted_at: datetime | None = None,
 ) -> RefundRequest:
-    """Automatic rules are refunded at once through Stripe; a service fault outside them goes
-    to staff review; other reasons are not grounds (002) and nothing is recorded."""
-    if invoice.user_id != user.pk:
+    """The request on this payment (see `refund_requests_create`)."""
+    rows = refund_requests_create(
+        user=user,
+        invoice=invoice,
+        reason=reason,
+        details=details,
+        now=now,
+        ends_at=ends_at,
+        skip_full_refunds=skip_full_refunds,
+        quoted_at=quoted_at,
+    )
+    return next((row for row in rows if row.invoice_id == invoice.pk), rows[0])
+
+
+def refund_requests_create(
+    *,
+    user: User,
+    invoice: Invoice,
+    reason: str,
+    details: str,
+    now: datetime,
+    ends_at: datetime | None = None,
+    skip_full_refunds: bool = False,
+    quoted_at: datetime | None = None,
+) -> list[RefundRequest]:
+    """Automatic rules are refunded at once through Stripe, on every payment of the period
+    the rule reaches; a service fault outside them goes to staff review; other reasons are
+    not grounds (002) and nothing is recorded. `ends_at` overrides when the service ends
+    (a cancellation's date, or now when the account is closed); `quoted_at` is when the
+    customer was shown the quote they confirm."""
+    if invoice.user_id != user.pk or invoice.status != InvoiceStatus.PAID:
         raise SubscriptionError(_("This payment cannot be refunded."))
     if reason not in RefundReason.values:
         raise SubscriptionError(_("Please choose a reason."))
-    quote = refund_quote_for(invoice=invoice, now=now, skip_full_refunds=skip_full_refunds)
+    result = payments_refund(
+        invoice=invoice, now=quoted_at or now, skip_full_refunds=skip_full_refunds
+    )
+    quote = result.quote
     automatic = quote.rule in AUTOMATIC_RULES
+    if existing_request(invoice) is not None and not (automatic and result.parts):
+        raise SubscriptionError(_("A refund has already been requested for this payment."))
     if not automatic:
         if reason in NOT_GROUNDS_FOR_REVIEW:
             raise SubscriptionError(
@@ -170,49 +308,62 @@ def refund_request_create(
             raise SubscriptionError(
                 _("Please describe the problem so that our team can review it.")
             )
+    parts = result.parts if automatic else ((invoice, 0),)
+    ends = (ends_at or quote.ends_at) if automatic else None
+    rows = []
     try:
         with transaction.atomic():
-            inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
-            if existing_request(inv) is not None:
+            for payment, amount in sorted(parts, key=lambda part: part[0].pk):
+                inv = Invoice.objects.select_for_update().get(pk=payment.pk)
+                if existing_request(inv) is not None:
+                    if inv.pk == invoice.pk:
+                        raise SubscriptionError(
+                            _("A refund has already been requested for this payment.")
+                        )
+                    continue
+                rows.append(
+                    RefundRequest.objects.create(
+                        user=user,
+                        invoice=inv,
+                        subscription=inv.subscription,
+                        reason=reason,
+                        details=details[:5000],
+                        rule=quote.rule if automatic else "review",
+                        status=RefundStatus.PROCESSING if automatic else RefundStatus.REVIEW,
+                        quoted_amount=amount,
+                        amount=amount,
+                        currency=inv.currency,
+                        ends_at=ends,
+                        due_by=None
+                        if automatic
+                        else policy.business_day_deadline(
+                            now, REVIEW_BUSINESS_DAYS, holiday_country(user.country), user.time_zone
+                        ),
+                    )
+                )
+                audit(
+                    user=user,
+                    kind="refund_requested",
+                    subscription=inv.subscription,
+                    invoice=inv.number,
+                    rule=rows[-1].rule,
+                    amount=amount,
+                    currency=inv.currency,
+                    reason=reason,
+                )
+            if not rows:
                 raise SubscriptionError(_("A refund has already been requested for this payment."))
-            refund = RefundRequest.objects.create(
-                user=user,
-                invoice=inv,
-                subscription=inv.subscription,
-                reason=reason,
-                details=details[:5000],
-                rule=quote.rule if automatic else "review",
-                status=RefundStatus.PROCESSING if automatic else RefundStatus.REVIEW,
-                quoted_amount=quote.amount,
-                amount=quote.amount if automatic else 0,
-                currency=inv.currency,
-                ends_at=(now if end_now else quote.ends_at) if automatic else None,
-                due_by=None
-                if automatic
-                else policy.business_day_deadline(
-                    now, REVIEW_BUSINESS_DAYS, holiday_country(user.country), user.time_zone
-                ),
-            )
-            audit(
-                user=user,
-                kind="refund_requested",
-                subscription=inv.subscription,
-                invoice=inv.number,
-                rule=refund.rule,
-                amount=refund.amount,
-                currency=refund.currency,
-                reason=reason,
-            )
-            if automatic and inv.subscription is not None and refund.ends_at is not None:
-                _subscription_end(inv.subscription, ends_at=refund.ends_at, now=now, why="refund")
+            if automatic and invoice.subscription is not None and ends is not None:
+                _subscription_end(invoice.subscription, ends_at=ends, now=now, why="refund")
             if not automatic:
-                emails.email_user(user, "refund_review_received", {"refund": refund})
+                emails.email_user(user, "refund_review_received", {"refund": rows[0]})
     except IntegrityError as exc:  # the other tab won
         raise SubscriptionError(_("A refund has already been requested for this payment.")) from exc
     if automatic:
-        refund_execute(refund=refund, now=now)
-        refund.refresh_from_db()
-    return refund
+        for row in rows:
+            refund_execute(refund=row, now=now)
+            row.refresh_from_db()
+    return rows
 
 
 def _subscription_end(
@@ -235,6 +386,8 @@ def _subscription_end(
             status=InvoiceStatus.VOID, next_retry_at=None
         )
     sub.save(update_fields=fields)
+    if ends_at <= now:
+        pending_changes_close(sub)
     audit(
         user=sub.user,
         kind="subscription_ended" if ends_at <= now else "subscription_ends",
@@ -291,15 +444,26 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
                 error=exc.code,
             )
         return ref
+    try:
+        # Stripe's own total, this refund included: `charge.refunded` may have been applied
+        # already, and must not be counted twice.
+        stripe_total: int | None = gateway.charge_amount_refunded(charge_id)
+    except gateway.GatewayError:
+        stripe_total = None
     with transaction.atomic():
         ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
-        _refund_succeeded(ref, inv, stripe_refund_id=stripe_id, now=now)
+        _refund_succeeded(ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total)
     return ref
 
 
 def _refund_succeeded(
-    ref: RefundRequest, inv: Invoice, *, stripe_refund_id: str, now: datetime
+    ref: RefundRequest,
+    inv: Invoice,
+    *,
+    stripe_refund_id: str,
+    now: datetime,
+    stripe_total: int | None = None,
 ) -> None:
     ref.status = RefundStatus.SUCCEEDED
     ref.stripe_refund_id = stripe_refund_id
@@ -309,7 +473,10 @@ def _refund_succeeded(
     ref.save(
         update_fields=["status", "stripe_refund_id", "refunded_at", "next_attempt_at", "last_error"]
     )
-    inv.amount_refunded += ref.amount
+    if stripe_total is None:
+        inv.amount_refunded += ref.amount
+    else:
+        inv.amount_refunded = max(inv.amount_refunded, stripe_total)
     inv.save(update_fields=["amount_refunded"])
     audit(
         user=ref.user,
@@ -399,20 +566,25 @@ class ClosureRefund:
     explanation: str
 
 
+def latest_payment(subscription: Subscription) -> Invoice | None:
+    """The subscription's last paid invoice: a refund on it reaches the whole period."""
+    return (
+        Invoice.objects.filter(subscription=subscription, status=InvoiceStatus.PAID)
+        .select_related("price", "subscription", "user")
+        .order_by("-paid_at", "-pk")
+        .first()
+    )
+
+
 def account_closure_preview(*, user: User, now: datetime) -> list[ClosureRefund]:
     """What closing the account now would refund, one line per subscription with a refund."""
     result = []
     live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES)
     for sub in live.select_related("user"):
-        invoice = (
-            Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
-            .select_related("price", "subscription", "user")
-            .order_by("-paid_at")
-            .first()
-        )
-        if invoice is None or existing_request(invoice) is not None:
+        invoice = latest_payment(sub)
+        if invoice is None:
             continue
-        quote = refund_quote_for(invoice=invoice, now=now)
+        quote = payments_refund(invoice=invoice, now=now).quote
         if quote.rule == "none" or quote.amount == 0:
             continue
         result.append(
@@ -426,13 +598,13 @@ def account_closure_preview(*, user: User, now: datetime) -> list[ClosureRefund]
 def account_closure(*, user: User, now: datetime, actor: User | None = None) -> None:
     """Deleting the account ends every subscription now, with the refund the rules give."""
     for item in account_closure_preview(user=user, now=now):
-        refund_request_create(
+        refund_requests_create(
             user=user,
             invoice=item.invoice,
             reason=RefundReason.ACCOUNT_DELETION,
             details="",
             now=now,
-            end_now=True,
+            ends_at=now,
         )
     with transaction.atomic():
         for sub in Subscription.objects.filter(user=user, status__in=LIVE_STATUSES):

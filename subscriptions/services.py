@@ -15,6 +15,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -25,6 +26,8 @@ from subscriptions.models import (
     AttemptStatus,
     AuditEvent,
     BillingAccount,
+    ChangeRequestStatus,
+    ContractChangeRequest,
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -441,26 +444,30 @@ def _invoice_issue(
     now: datetime,
     price: Price | None = None,
     lines: list[tuple[str, int]] | None = None,
+    untaxed: bool = False,
 ) -> Invoice:
     """Issue a numbered invoice (inside the caller's transaction).
 
     `lines` are (description, amount tax included); without them the invoice bills one
     period of the price, less a free month (003) or the account's credit when there is one.
+    `untaxed` bills amounts whose tax was paid on an earlier invoice and never refunded
+    (months charged again after a cancellation is undone).
     """
     price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
     user = subscription.user
-    plan_line = f"{price.plan.name_en} / {price.plan.name_fr} ({price.interval})"
+    plan_line = plan_line_for(price)
     if lines is None:
         lines = [(plan_line, price.total_amount)]
         if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
             lines += _adjustments(subscription, price, price.total_amount)
     total = max(0, sum(amount for _label, amount in lines))
+    tax_rate_bps = 0 if untaxed else price.tax_rate_bps
     if lines == [(plan_line, price.total_amount)]:
         subtotal, tax, total = invoice_amounts(price)
     else:
-        subtotal, tax = split_tax(total, price.tax_rate_bps)
+        subtotal, tax = split_tax(total, tax_rate_bps)
     invoice = Invoice.objects.create(
         number=_next_invoice_number(now),
         user=user,
@@ -471,7 +478,7 @@ def _invoice_issue(
         subtotal=subtotal,
         tax=tax,
         total=total,
-        tax_rate_bps=price.tax_rate_bps,
+        tax_rate_bps=tax_rate_bps,
         period_start=period_start,
         period_end=period_end,
         issued_at=now,
@@ -492,7 +499,7 @@ def _invoice_issue(
         },
         language=user.language,
     )
-    nets = [split_tax(amount, price.tax_rate_bps)[0] for _label, amount in lines]
+    nets = [split_tax(amount, tax_rate_bps)[0] for _label, amount in lines]
     nets[-1] += subtotal - sum(nets)  # rounding: the lines add up to the subtotal
     InvoiceLine.objects.bulk_create(
         InvoiceLine(
@@ -513,6 +520,17 @@ def _invoice_issue(
         currency=price.currency,
     )
     return invoice
+
+
+INTERVAL_WORDS = {"month": ("monthly", "mensuel"), "year": ("yearly", "annuel")}
+
+
+def plan_line_for(price: Price, note: tuple[str, str] | None = None) -> str:
+    """An invoice line in both languages, e.g. "Pro, monthly / Pro, mensuel"."""
+    en, fr = INTERVAL_WORDS[price.interval]
+    if note:
+        en, fr = f"{en}, {note[0]}", f"{fr}, {note[1]}"
+    return f"{price.plan.name_en}, {en} / {price.plan.name_fr}, {fr}"
 
 
 def split_tax(total: int, tax_rate_bps: int) -> tuple[int, int]:
@@ -573,7 +591,11 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             if last is None:
                 raise SubscriptionError(_("This invoice cannot be paid."))
             return last
-        if last is not None and last.status == AttemptStatus.PENDING:
+        if (
+            last is not None
+            and last.status == AttemptStatus.PENDING
+            and last.created_at > timezone.now() - STALE_ATTEMPT
+        ):
             return last  # another worker is charging it right now
         if inv.total == 0:  # a free month (003) or a credit covered it: nothing to charge
             attempt = PaymentAttempt.objects.create(
@@ -590,13 +612,23 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
         has_card = account is not None and account.has_card
         if not has_card and trigger not in UNATTENDED_TRIGGERS:
             raise SubscriptionError(_("Please add a card first."))
-        attempt = PaymentAttempt.objects.create(
-            invoice=inv,
-            number=(last.number + 1) if last else 1,
-            amount=inv.total,
-            currency=inv.currency,
-            trigger=trigger,
-        )
+        card = account.payment_method_id if account is not None and has_card else ""
+        if last is not None and _may_have_reached_stripe(last) and last.payment_method_id == card:
+            # The last try may have been taken by Stripe without our hearing back (a crash, a
+            # timeout): send it again under the same idempotency key, so it is charged once.
+            attempt = last
+            attempt.status = AttemptStatus.PENDING
+            attempt.failure_code = attempt.failure_message = ""
+            attempt.save(update_fields=["status", "failure_code", "failure_message"])
+        else:
+            attempt = PaymentAttempt.objects.create(
+                invoice=inv,
+                number=(last.number + 1) if last else 1,
+                amount=inv.total,
+                currency=inv.currency,
+                trigger=trigger,
+                payment_method_id=card,
+            )
     if account is None or not has_card:
         # A renewal with no card left (removed, or the account closed at Stripe): a failed
         # payment like any other, so the customer is e-mailed and retries follow (004).
@@ -604,7 +636,7 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             payment_intent_id="",
             status="failed",
             failure_code="no_card",
-            failure_message=str(_("No card is saved on your account.")),
+            failure_message="No card is saved on your account.",
         )
         return payment_result_apply(attempt=attempt, result=missing, now=now)
     try:
@@ -625,6 +657,14 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
 
 
 STRIPE_UNREACHABLE_RETRY = timedelta(hours=1)
+# A try still "in progress" after this long was interrupted (a worker died mid-call).
+STALE_ATTEMPT = timedelta(minutes=10)
+
+
+def _may_have_reached_stripe(attempt: PaymentAttempt) -> bool:
+    return attempt.status == AttemptStatus.PENDING or (
+        attempt.status == AttemptStatus.FAILED and attempt.failure_code == "unavailable"
+    )
 
 
 def _attempt_unreachable(*, attempt: PaymentAttempt, message: str, now: datetime) -> PaymentAttempt:
@@ -747,8 +787,11 @@ def _invoice_failed(
         .select_related("user", "price")
         .get(invoices=invoice)
     )
-    if invoice.kind == InvoiceKind.FIRST and sub.status == SubscriptionStatus.INCOMPLETE:
-        # The customer is on the checkout page: they see the decline and try another card.
+    waiting = invoice.kind == InvoiceKind.FIRST and sub.status == SubscriptionStatus.INCOMPLETE
+    if waiting or invoice.kind == InvoiceKind.PRORATION:
+        # The customer is on the page (checkout, upgrade, "keep my subscription") or staff
+        # approve a contract change: they see the decline; the change does not happen and the
+        # subscription is not in arrears for it, so no dunning.
         audit(
             user=sub.user,
             kind="payment_failed",
@@ -763,7 +806,9 @@ def _invoice_failed(
     upcoming = [t for t in invoice.retries_scheduled if datetime.fromisoformat(t) > now]
     invoice.next_retry_at = datetime.fromisoformat(upcoming[0]) if upcoming else None
     invoice.save(update_fields=["first_failed_at", "retries_scheduled", "next_retry_at"])
-    suspended = invoice.next_retry_at is None and not needs_authentication
+    # 004: once the last retry has failed the service is suspended, whether the bank declined
+    # or kept asking for an authentication the customer never gave.
+    suspended = invoice.next_retry_at is None
     if suspended:
         sub.status = SubscriptionStatus.SUSPENDED
         sub.suspended_at = now
@@ -798,7 +843,7 @@ def _raise_if_failed(attempt: PaymentAttempt) -> None:
         raise SubscriptionError(attempt.failure_message)
     raise SubscriptionError(
         _("Your card was declined (%(reason)s): please try another card.")
-        % {"reason": attempt.failure_message or attempt.failure_code}
+        % {"reason": attempt.reason}
     )
 
 
@@ -850,6 +895,14 @@ def charge_refunds_sync(*, charge_id: str, now: datetime) -> Invoice | None:
             inv.amount_refunded = refunded
             inv.save(update_fields=["amount_refunded"])
     return inv
+
+
+def pending_changes_close(subscription: Subscription) -> int:
+    """A subscription that ends (or will end) has no contract left to change: its pending
+    change requests are withdrawn, so staff cannot approve one afterwards (000)."""
+    return ContractChangeRequest.objects.filter(
+        subscription=subscription, status=ChangeRequestStatus.PENDING
+    ).update(status=ChangeRequestStatus.WITHDRAWN)
 
 
 # --- renewals (000, 002, 004) ----------------------------------------------------------------
@@ -923,7 +976,7 @@ def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "user")
+            .select_related("price", "price__plan", "scheduled_price__plan", "user")
             .get(pk=subscription.pk)
         )
         due = sub.next_billing_at
@@ -939,10 +992,14 @@ def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
             return False
         sub.renewal_reminder_sent_for = due
         sub.save(update_fields=["renewal_reminder_sent_for"])
-        _subtotal, _tax, total = invoice_amounts(sub.price)
+        # What will be billed: a scheduled downgrade starts with this renewal (004).
+        price = sub.scheduled_price or sub.price
+        _subtotal, _tax, total = invoice_amounts(price)
         audit(user=sub.user, kind="renewal_reminder_sent", subscription=sub, due=due.isoformat())
         emails.email_user(
-            sub.user, "renewal_reminder", {"subscription": sub, "amount": total, "due": due}
+            sub.user,
+            "renewal_reminder",
+            {"subscription": sub, "plan": price.plan, "amount": total, "due": due},
         )
     return True
 
@@ -1028,7 +1085,8 @@ def billing_run(*, now: datetime) -> dict[str, int]:
 def _trial_end(*, subscription: Subscription, now: datetime) -> bool:
     """001: with a plan and a card the first invoice is charged; without, the trial expires."""
     account = BillingAccount.objects.filter(user_id=subscription.user_id).first()
-    if subscription.price_id and account is not None and account.has_card:
+    cancelled = subscription.cancel_at is not None  # 003: a cancelled trial is never billed
+    if subscription.price_id and account is not None and account.has_card and not cancelled:
         _trial_convert(subscription=subscription, now=now)
         return True
     return trial_expire(subscription=subscription, now=now)

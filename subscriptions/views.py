@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from subscriptions import changes, policy, refunds, selectors, services
+from subscriptions import changes, policy, quotes, refunds, selectors, services
 from subscriptions.models import (
     AttemptStatus,
     ContractChangeRequest,
@@ -365,6 +365,7 @@ def cancel(request: HttpRequest) -> HttpResponse:
         "refund_explanation": _refund_sentence(request, quote.refund),
         "guarantee_explanation": _refund_sentence(request, quote.guarantee),
         "charge_back": changes.refund_to_charge_back(subscription),
+        "quote_token": quotes.token(what="cancel", pk=subscription.pk, quoted_at=now),
     }
     if subscription.cancel_at is not None:
         return TemplateResponse(request, "subscriptions/cancel_pending.html", context)
@@ -390,20 +391,28 @@ def _refund_sentence(request: HttpRequest, quote: policy.RefundQuote | None) -> 
 def cancel_confirm(request: HttpRequest) -> HttpResponse:
     """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
     subscription = _live_subscription(request)
+    now = timezone.now()
     try:
-        sub, refund = changes.cancellation_confirm(
+        quoted_at = quotes.moment(
+            request.POST.get("quote", ""), what="cancel", pk=subscription.pk, now=now
+        )
+        sub, refunded = changes.cancellation_confirm(
             user=request.user,  # type: ignore[arg-type]
             subscription=subscription,
             reason=request.POST.get("reason", "").replace("\x00", ""),
-            now=timezone.now(),
+            now=now,
             full_refund=request.POST.get("full_refund") == "1",
+            quoted_at=quoted_at,
         )
     except services.SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:cancel")
-    return TemplateResponse(
-        request, "subscriptions/cancel_done.html", {"subscription": sub, "refund": refund}
-    )
+    context = {
+        "subscription": sub,
+        "refund": refunds.total(refunded),
+        "charge_back": changes.refund_to_charge_back(sub),
+    }
+    return TemplateResponse(request, "subscriptions/cancel_done.html", context)
 
 
 @require_POST
@@ -434,24 +443,31 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
     error = ""
     if request.method == "POST" and existing is None:
         try:
-            refund = refunds.refund_request_create(
+            quoted_at = quotes.moment(
+                request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
+            )
+            rows = refunds.refund_requests_create(
                 user=request.user,  # type: ignore[arg-type]
                 invoice=invoice,
                 reason=request.POST.get("reason", ""),
                 details=request.POST.get("details", "").replace("\x00", ""),
                 now=now,
+                quoted_at=quoted_at,
             )
         except services.SubscriptionError as exc:
             error = exc.message
         else:
-            return TemplateResponse(
-                request, "subscriptions/refund_done.html", {"refund": refund, "invoice": invoice}
-            )
-    quote = refunds.refund_quote_for(invoice=invoice, now=now)
-    context = {
+            done = {"refund": rows[0], "total": refunds.total(rows), "invoice": invoice}
+            return TemplateResponse(request, "subscriptions/refund_done.html", done)
+    result = refunds.payments_refund(invoice=invoice, now=now)
+    quote = result.quote
+    context: dict[str, object] = {
         "invoice": invoice,
         "existing": existing,
         "quote": quote,
+        "parts": result.parts if len(result.parts) > 1 else (),
+        "holds_until": result.holds_until,
+        "quote_token": quotes.token(what="refund", pk=invoice.pk, quoted_at=now),
         "explanation": _refund_sentence(request, quote)
         or policy.explain(quote, translation.get_language() or "fr"),
         "reasons": [

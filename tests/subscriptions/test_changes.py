@@ -239,8 +239,8 @@ def test_cancelling_a_monthly_plan_runs_to_the_end_of_the_paid_month_without_ref
         0,
         None,
     )
-    sub, refund = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
-    assert refund is None
+    sub, refunded = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    assert refunded == []
     assert sub.cancel_at == datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
     assert sub.next_billing_at is None
     ack = mailoutbox[-1]
@@ -264,7 +264,9 @@ def test_cancelling_a_yearly_plan_refunds_the_full_months_left_at_once(customer,
     assert quote.ends_at == datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
     assert quote.refund.amount == 49000 * 10 // 12  # taxes never refunded (002)
 
-    sub, refund = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    sub, (refund,) = changes.cancellation_confirm(
+        user=customer, subscription=sub, reason="", now=at
+    )
     assert refund.status == RefundStatus.SUCCEEDED
     assert refund.amount == 40833
     assert stripe.Refund.retrieve(refund.stripe_refund_id).amount == 40833
@@ -279,7 +281,7 @@ def test_within_the_guarantee_the_full_refund_is_offered_and_ends_at_once(
     at = T0 + timedelta(days=14)  # the last second of the guarantee (004)
     quote = changes.cancellation_quote(subscription=sub, now=at)
     assert quote.guarantee.amount == 4900
-    sub, refund = changes.cancellation_confirm(
+    sub, (refund,) = changes.cancellation_confirm(
         user=customer, subscription=sub, reason="", now=at, full_refund=True
     )
     sub.refresh_from_db()
@@ -298,8 +300,8 @@ def test_under_a_commitment_cancelling_turns_off_renewal_until_the_term_end(
     assert quote.committed
     assert quote.ends_at == datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
     assert quote.refund.amount == 0
-    sub, refund = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
-    assert refund is None
+    sub, refunded = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    assert refunded == []
     assert sub.cancel_at == quote.ends_at
 
 
@@ -308,7 +310,9 @@ def test_keep_my_subscription_restores_it_and_charges_back_refunded_months(
 ):
     sub = subscribed(customer, add_card, "pro", "year")
     at = datetime(2026, 3, 15, tzinfo=UTC)
-    sub, refund = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    sub, (refund,) = changes.cancellation_confirm(
+        user=customer, subscription=sub, reason="", now=at
+    )
     sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
     assert sub.cancel_at is None
     assert sub.next_billing_at == sub.current_period_end
@@ -354,10 +358,10 @@ def test_confirming_twice_records_one_cancellation_one_refund_one_email(
     at = datetime(2026, 3, 15, tzinfo=UTC)
     changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
     sent = len(mailoutbox)
-    again, refund = changes.cancellation_confirm(
+    again, refunded = changes.cancellation_confirm(
         user=customer, subscription=sub, reason="", now=at + timedelta(seconds=1)
     )
-    assert refund is None
+    assert refunded == []
     assert again.cancel_at == datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
     assert RefundRequest.objects.count() == 1
     assert len(mailoutbox) == sent

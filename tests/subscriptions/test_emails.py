@@ -165,7 +165,7 @@ def every_email(trial, pro_monthly):
             return {"subscription": sub}
         sub.current_period_end = PERIOD_END
         if name == "renewal_reminder":
-            return {"subscription": sub, "amount": 5880, "due": PERIOD_END}
+            return {"subscription": sub, "plan": sub.plan, "amount": 5880, "due": PERIOD_END}
         inv = _invoice(sub, number=f"2026-{len(name):06d}")
         if name == "receipt":
             return {"subscription": sub, "invoice": inv, "reactivated": False}
@@ -423,7 +423,7 @@ def test_payment_failed_with_a_retry_ahead(invoice, customer):
     assert message["subject"] == "Payment failed for invoice 2026-000042"
     for part in _parts(message):
         assert "payment of €58.80 for invoice 2026-000042" in part
-        assert "Reason: Your card was declined." in part
+        assert "Reason: the bank declined the payment" in part
         assert "We will try again on December 4, 2026." in part
         assert f"{SITE}/en/account/invoices/2026-000042/pay/" in part
         assert "suspended" not in part
@@ -501,7 +501,12 @@ def test_payment_failed_in_french(invoice, customer):
 def test_renewal_reminder_gives_date_amount_card_and_cancel_link(active, customer):
     BillingAccount.objects.create(user=customer, card_brand="visa", card_last4="4242")
     message = _render(
-        "renewal_reminder", customer, subscription=active, amount=5880, due=PERIOD_END
+        "renewal_reminder",
+        customer,
+        subscription=active,
+        plan=active.plan,
+        amount=5880,
+        due=PERIOD_END,
     )
     assert message["subject"] == "Your Pro subscription renews on January 1, 2027"
     for part in _parts(message):
@@ -513,7 +518,12 @@ def test_renewal_reminder_gives_date_amount_card_and_cancel_link(active, custome
 
 def test_renewal_reminder_without_card_details(active, customer):
     message = _render(
-        "renewal_reminder", customer, subscription=active, amount=5880, due=NEXT_PERIOD_END
+        "renewal_reminder",
+        customer,
+        subscription=active,
+        plan=active.plan,
+        amount=5880,
+        due=NEXT_PERIOD_END,
     )
     for part in _parts(message):
         assert "€58.80 will be charged to your saved card." in part
@@ -523,7 +533,13 @@ def test_renewal_reminder_without_card_details(active, customer):
 def test_renewal_reminder_in_french(active, customer):
     BillingAccount.objects.create(user=customer, card_brand="visa", card_last4="4242")
     message = _render(
-        "renewal_reminder", customer, "fr", subscription=active, amount=5880, due=PERIOD_END
+        "renewal_reminder",
+        customer,
+        "fr",
+        subscription=active,
+        plan=active.plan,
+        amount=5880,
+        due=PERIOD_END,
     )
     assert message["subject"] == "Votre abonnement Pro sera renouvelé le 1 janvier 2027"
     for part in _parts(message):

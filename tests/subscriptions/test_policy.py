@@ -27,9 +27,11 @@ from subscriptions.policy import (
     business_day_deadline,
     cancellation_date,
     explain,
+    later_charge_refund,
     payment_retry_schedule,
     plan_change_quote,
     refund_quote,
+    refund_quote_holds_until,
     renewal_reminder_at,
     trial_dates,
 )
@@ -1276,6 +1278,97 @@ CASES: list[Case] = [
         business_day_deadline,
         {"paid_at": utc(2026, 12, 23, 10), "n": 5, "country": "FR", "tz": "Europe/Paris"},
         paris(2027, 1, 1),
+    ),
+    # A payment made during a period (an upgrade, months charged again) is refunded pro rata
+    # by the second for the time after the service ends (004), taxes excluded (002).
+    Case(
+        "later-charge-three-days-used",
+        "004",
+        "an upgrade paid for 1-11 April (10 days), 120.00 of which 20.00 tax; the service ends "
+        "on 4 April: 7 days of 10 of the 100.00 net",
+        later_charge_refund,
+        {
+            "charge": Charge(12000, utc(2026, 4, 1), utc(2026, 4, 1), utc(2026, 4, 11), tax=2000),
+            "service_ends": utc(2026, 4, 4),
+        },
+        7000,
+    ),
+    Case(
+        "later-charge-ends-before-it-starts",
+        "004",
+        "months charged again from 30 April, the service ending on 30 April: all of it back",
+        later_charge_refund,
+        {
+            "charge": Charge(40833, utc(2026, 3, 16), utc(2026, 4, 30), utc(2027, 1, 31)),
+            "service_ends": utc(2026, 4, 30),
+        },
+        40833,
+    ),
+    Case(
+        "later-charge-ends-at-period-end",
+        "004",
+        "the service runs to the period's end: nothing of the later payment is unused",
+        later_charge_refund,
+        {
+            "charge": Charge(12000, utc(2026, 4, 1), utc(2026, 4, 1), utc(2026, 4, 11), tax=2000),
+            "service_ends": utc(2026, 4, 11, 0, 0, 1),
+        },
+        0,
+    ),
+    # Until when a refund quote holds: what the refund page tells the customer (002, 004).
+    Case(
+        "holds-guarantee-last-second",
+        "004",
+        "paid 2 March 09:00: the guarantee's full refund holds to 16 March 09:00, inclusive",
+        refund_quote_holds_until,
+        {
+            "terms": MONTHLY,
+            "charge": MARCH_MONTH,
+            "quote": RefundQuote(4900, "EUR", "guarantee", utc(2026, 3, 10)),
+            "first_paid_at": utc(2026, 3, 2, 9),
+        },
+        utc(2026, 3, 16, 9),
+    ),
+    Case(
+        "holds-grace-ascension",
+        "002",
+        "renewal paid Mon 11 May: the 5th business day ends Wed 20 May 00:00 Paris; the quote "
+        "holds to the second before",
+        refund_quote_holds_until,
+        {
+            "terms": MONTHLY,
+            "charge": ASCENSION_RENEWAL,
+            "quote": RefundQuote(4900, "EUR", "renewal_grace", utc(2026, 5, 12)),
+            "first_paid_at": LONG_AGO,
+        },
+        paris(2026, 5, 19, 23, 59, 59),
+    ),
+    Case(
+        "holds-remaining-months-to-month-end",
+        "004",
+        "asked in the period's first month (2 March - 2 April): 11 months back until the month "
+        "ends; one second later, 10",
+        refund_quote_holds_until,
+        {
+            "terms": YEARLY,
+            "charge": MARCH_YEAR,
+            "quote": RefundQuote(44916, "EUR", "remaining_months", utc(2026, 4, 2, 9)),
+            "first_paid_at": utc(2026, 3, 2, 9),
+        },
+        utc(2026, 4, 2, 8, 59, 59),
+    ),
+    Case(
+        "holds-nothing-due",
+        "004",
+        "nothing is due: nothing to hold",
+        refund_quote_holds_until,
+        {
+            "terms": MONTHLY,
+            "charge": MARCH_MONTH,
+            "quote": RefundQuote(0, "EUR", "none", None),
+            "first_paid_at": LONG_AGO,
+        },
+        None,
     ),
 ]
 

@@ -63,6 +63,10 @@ def facts(case: Case) -> list[str]:
         return [long_date(d) for d in (expected.ends_at, expected.warning_at, expected.purge_at)]
     if isinstance(expected, tuple):
         return [long_date(moment) for moment in expected]
+    if isinstance(expected, int):  # later_charge_refund: an amount in euros
+        return [money(expected, "EUR")] if expected else ["nothing"]
+    if expected is None:  # refund_quote_holds_until: nothing due, nothing to hold
+        return ["nothing"]
     assert isinstance(expected, datetime), case.id
     return [long_date(expected)]
 

@@ -20,6 +20,7 @@ from subscriptions.policy import (
     Terms,
     add_months,
     cancellation_date,
+    later_charge_refund,
     payment_retry_schedule,
     plan_change_quote,
     refund_quote,
@@ -145,6 +146,25 @@ def test_a_later_request_never_gives_a_larger_refund(
     first = refund_quote(**situation, now=after(start, early - 86400))
     second = refund_quote(**situation, now=after(start, late - 86400))
     assert second.amount <= first.amount
+
+
+@POLICY
+@given(
+    situation=refund_situations(),
+    fractions=st.tuples(st.floats(-0.5, 1.5), st.floats(-0.5, 1.5)),
+)
+def test_a_later_payment_is_refunded_within_its_base_and_less_the_later_the_service_ends(
+    situation: dict[str, Any], fractions: tuple[float, float]
+) -> None:
+    charge = situation["charge"]
+    span = period_seconds(charge)
+    early, late = sorted(int(f * span) for f in fractions)
+    start = charge.period_start
+    first = later_charge_refund(charge, service_ends=after(start, early))
+    second = later_charge_refund(charge, service_ends=after(start, late))
+    assert 0 <= second <= first <= charge.refundable_base
+    assert later_charge_refund(charge, service_ends=after(start, -1)) == charge.refundable_base
+    assert later_charge_refund(charge, service_ends=charge.period_end) == 0
 
 
 @POLICY

@@ -1,9 +1,10 @@
 """Plan change, cancellation, contract change and refund pages, for customers and staff."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
@@ -129,6 +130,21 @@ def test_the_summary_says_the_end_date_the_refund_and_the_data_before_confirming
     assert "full refund" not in html  # the guarantee is over
 
 
+def test_after_a_refunded_cancellation_the_keep_button_says_the_refund_is_charged_again(
+    customer_client, subscribed
+):
+    subscribed("pro", "year", at=timezone.now() - timedelta(days=45))
+    summary = customer_client.post("/en/account/cancel/", {"reason": ""}).content.decode()
+    token = re.search(r'name="quote" value="([^"]+)"', summary).group(1)
+    done = customer_client.post("/en/account/cancel/confirm/", {"reason": "", "quote": token})
+    refund = RefundRequest.objects.get()
+    amount = f"€{refund.amount / 100:,.2f}"
+    html = done.content.decode()
+    assert f"{amount} is being refunded to your card" in html
+    assert f"The {amount} refunded when you cancelled will be charged again." in html
+    assert "Keep my subscription" in html
+
+
 def test_under_a_commitment_the_page_is_titled_turn_off_automatic_renewal(
     customer_client, subscribed
 ):
@@ -207,6 +223,33 @@ def test_refund_page_shows_the_quote_and_the_rule_then_refunds(
     )
     assert "already been requested" in again.content.decode()
     assert RefundRequest.objects.count() == 1
+
+
+def test_the_refund_page_says_until_when_the_amount_holds_and_keeps_it_to_the_confirmation(
+    customer_client, subscribed
+):
+    start = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        subscribed(at=start)
+    url = f"/en/account/invoices/{Invoice.objects.get().number}/refund/"
+    shown = start + timedelta(days=14, minutes=-5)  # five minutes left of the guarantee
+    with time_machine.travel(shown, tick=False):
+        page = customer_client.get(url).content.decode()
+    assert "You will be refunded €49.00" in page
+    # The guarantee's last second, in the customer's time zone (Paris).
+    assert "This amount holds until May 18, 2026, 12:00:00" in page
+    token = re.search(r'name="quote" value="([^"]+)"', page).group(1)
+
+    with time_machine.travel(shown + timedelta(minutes=31), tick=False):
+        stale = customer_client.post(url, {"reason": "changed_mind", "quote": token})
+    assert "This quote has expired" in stale.content.decode()
+    assert not RefundRequest.objects.exists()
+
+    # Confirmed after the guarantee's end but within the quote's half hour: what was shown.
+    with time_machine.travel(shown + timedelta(minutes=20), tick=False):
+        done = customer_client.post(url, {"reason": "changed_mind", "quote": token})
+    assert "€49.00 has been refunded" in done.content.decode()
+    assert RefundRequest.objects.get().amount == 4900
 
 
 def test_a_reason_that_is_not_grounds_is_explained_and_not_submitted(customer_client, subscribed):

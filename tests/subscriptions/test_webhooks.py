@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
@@ -15,7 +16,7 @@ from django.utils import timezone
 from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
 
 from devtools.localstripe_server import PUBLISHABLE_KEY
-from subscriptions import services
+from subscriptions import entitlements, services
 from subscriptions.models import (
     AttemptStatus,
     AuditEvent,
@@ -153,6 +154,26 @@ def test_a_failed_authentication_keeps_the_invoice_open_for_the_retries(
     assert invoice.status == InvoiceStatus.OPEN
     assert invoice.next_retry_at is not None
     assert sub.status == SubscriptionStatus.PAST_DUE
+
+
+def test_a_bank_that_asks_for_authentication_at_every_retry_ends_in_suspension(
+    renewal_needing_authentication, mailoutbox
+):
+    """004: three retries over 7 days; the customer never confirmed, so the service stops."""
+    sub, invoice, _attempt = renewal_needing_authentication
+    due = sub.next_billing_at
+    for day in (1, 3):
+        services.billing_run(now=due + timedelta(days=day))
+        sub.refresh_from_db()
+        assert sub.status == SubscriptionStatus.PAST_DUE
+    services.billing_run(now=due + timedelta(days=7))
+
+    sub.refresh_from_db()
+    assert invoice.attempts.count() == 4
+    assert set(invoice.attempts.values_list("status", flat=True)) == {AttemptStatus.REQUIRES_ACTION}
+    assert sub.status == SubscriptionStatus.SUSPENDED
+    assert not entitlements.has_feature(sub.user, "core")
+    assert "suspended" in mailoutbox[-1].subject.lower() or "suspendu" in mailoutbox[-1].subject
 
 
 def test_a_bad_signature_is_refused_and_changes_nothing(

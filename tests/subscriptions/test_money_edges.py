@@ -1,0 +1,361 @@
+"""Where money could go wrong between two rules, through localstripe: an upgrade then a
+cancellation, a cancellation undone twice, a declined change, a double click, a card that
+always asks for authentication, a refund recorded twice (000, 002, 003, 004)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import stripe
+import time_machine
+from django.contrib.auth.models import Permission
+
+from subscriptions import changes, entitlements, refunds, services
+from subscriptions.gateways import stripe as gateway
+from subscriptions.models import (
+    AttemptStatus,
+    ChangeRequestStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    PaymentAttempt,
+    Price,
+    RefundRequest,
+    RefundStatus,
+    SubscriptionStatus,
+)
+from subscriptions.money import format_money
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T0 = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
+YEAR_END = datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
+
+
+def price(code, interval):
+    return Price.objects.select_related("plan").get(
+        plan__code=code, interval=interval, currency="EUR"
+    )
+
+
+def subscribed(user, add_card, code, interval, at=T0):
+    add_card(user)
+    return services.subscribe(user=user, price=price(code, interval), now=at)
+
+
+def change(user, sub, target, at):
+    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
+    return changes.plan_change(user=user, subscription=sub, target=target, token=token, now=at)
+
+
+def cancel(user, sub, at):
+    return changes.cancellation_confirm(user=user, subscription=sub, reason="", now=at)
+
+
+# --- an upgrade, then a cancellation (004) -------------------------------------------------------
+
+
+def test_cancelling_after_an_upgrade_refunds_the_months_left_of_both_payments(
+    customer, catalog, add_card, mailoutbox
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    upgraded_at = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+    sub = change(customer, sub, price("premium", "year"), upgraded_at)
+    first = Invoice.objects.get(kind=InvoiceKind.FIRST)
+    extra = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (extra.period_start, extra.period_end) == (upgraded_at, YEAR_END)
+
+    at = datetime(2026, 4, 10, tzinfo=UTC)  # the third month of the year: 31 Mar - 30 Apr
+    ends = datetime(2026, 4, 30, 9, 30, tzinfo=UTC)
+    # The first payment: the 9 full months after April, of 12, taxes excluded (002, 004).
+    from_first = 49000 * 9 // 12
+    # The upgrade was prorated by the second: so is its refund, from the end date on.
+    extra_net = extra.total - extra.tax
+    from_extra = (
+        extra_net
+        * int((YEAR_END - ends).total_seconds())
+        // int((YEAR_END - upgraded_at).total_seconds())
+    )
+    quote = changes.cancellation_quote(subscription=sub, now=at)
+    assert quote.ends_at == ends
+    assert quote.refund.amount == from_first + from_extra
+
+    sub, refunded = cancel(customer, sub, at)
+
+    assert {r.invoice_id: r.amount for r in refunded} == {
+        first.pk: from_first,
+        extra.pk: from_extra,
+    }
+    assert all(r.status == RefundStatus.SUCCEEDED for r in refunded)
+    assert all(r.ends_at == ends for r in refunded)
+    assert sub.cancel_at == ends
+    for invoice, amount in ((first, from_first), (extra, from_extra)):
+        assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == amount
+        invoice.refresh_from_db()
+        assert invoice.amount_refunded == amount
+    total = format_money(from_first + from_extra, "EUR", "fr")  # the customer's language
+    assert total == "594,35\xa0€"
+    acknowledgement = next(m for m in mailoutbox if sub.reference in m.subject)
+    assert total in acknowledgement.body
+
+
+def test_within_the_guarantee_an_upgrade_is_refunded_in_full_with_the_first_payment(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    sub = change(customer, sub, price("premium", "month"), T0 + timedelta(days=3))
+    extra = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    at = T0 + timedelta(days=10)
+    quote = changes.cancellation_quote(subscription=sub, now=at)
+    assert quote.guarantee.amount == 4900 + (extra.total - extra.tax)
+
+    sub, refunded = changes.cancellation_confirm(
+        user=customer, subscription=sub, reason="", now=at, full_refund=True
+    )
+    assert sum(r.amount for r in refunded) == quote.guarantee.amount
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.CANCELED
+
+
+# --- "keep my subscription", twice (003, 004) --------------------------------------------------
+
+
+def test_each_refund_is_charged_again_once_when_the_subscription_is_kept(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 3, 15, tzinfo=UTC)
+    sub, (refund,) = cancel(customer, sub, at)
+    assert refund.amount == 40833
+
+    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
+    back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (back.total, back.tax, back.status) == (40833, 0, InvoiceStatus.PAID)
+    refund.refresh_from_db()
+    assert refund.charged_back_by == back
+
+    # Cancelled again in the same month: the months charged again are refunded again, all of
+    # them (their VAT was paid on the first invoice and never refunded).
+    at2 = at + timedelta(days=5)
+    assert changes.cancellation_quote(subscription=sub, now=at2).refund.amount == 40833
+    sub, (again,) = cancel(customer, sub, at2)
+    assert (again.invoice, again.amount, again.status) == (back, 40833, RefundStatus.SUCCEEDED)
+
+    # Kept again: only the second refund is charged again, not the first one a second time.
+    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at2 + timedelta(days=1))
+    charged_back = Invoice.objects.filter(kind=InvoiceKind.PRORATION).order_by("pk")
+    assert [i.total for i in charged_back] == [40833, 40833]
+    assert RefundRequest.objects.filter(charged_back_by__isnull=True).count() == 0
+    assert sub.cancel_at is None
+    assert changes.refund_to_charge_back(sub) is None
+
+
+def test_a_kept_trial_that_had_a_plan_is_billed_at_its_end(customer, catalog, add_card):
+    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    add_card(customer)
+    services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    sub.refresh_from_db()
+    sub, _ = cancel(customer, sub, T0 + timedelta(days=2))
+    sub = changes.cancellation_undo(user=customer, subscription=sub, now=T0 + timedelta(days=3))
+    assert sub.price.plan.code == "pro"
+
+    services.billing_run(now=sub.trial_ends_at)
+
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.ACTIVE
+    assert Invoice.objects.get().total == 5880
+
+
+# --- a declined or doubled change (004) -----------------------------------------------------------
+
+
+def test_a_declined_upgrade_is_no_debt_no_dunning_no_email(customer, catalog, add_card, mailoutbox):
+    sub = subscribed(customer, add_card, "pro", "month")
+    add_card(customer, "pm_card_chargeCustomerFail")
+    sent = len(mailoutbox)
+    with pytest.raises(services.SubscriptionError, match="you stay on your current plan"):
+        change(customer, sub, price("premium", "month"), T0 + timedelta(days=3))
+
+    sub.refresh_from_db()
+    declined = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert sub.status == SubscriptionStatus.ACTIVE
+    assert (declined.status, declined.next_retry_at) == (InvoiceStatus.VOID, None)
+    assert len(mailoutbox) == sent
+    services.billing_run(now=T0 + timedelta(days=5))
+    assert declined.attempts.count() == 1
+    assert entitlements.has_feature(customer, "core")
+
+
+def test_a_second_click_while_an_upgrade_is_being_paid_changes_nothing(customer, catalog, add_card):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+    target = price("premium", "month")
+    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
+    # The first click has issued its invoice and is waiting for Stripe.
+    services._invoice_issue(
+        subscription=sub,
+        kind=InvoiceKind.PRORATION,
+        period_start=at,
+        period_end=sub.current_period_end,
+        now=at,
+        price=target,
+        lines=[("upgrade", 3000)],
+    )
+    with pytest.raises(services.SubscriptionError, match="in progress"):
+        changes.plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
+    assert Invoice.objects.filter(kind=InvoiceKind.PRORATION).count() == 1
+    assert not PaymentAttempt.objects.filter(invoice__kind=InvoiceKind.PRORATION).exists()
+
+
+def test_the_reminder_before_a_downgrade_names_the_new_plan_and_its_amount(
+    customer, catalog, add_card, mailoutbox
+):
+    sub = subscribed(customer, add_card, "premium", "month")
+    sub = change(customer, sub, price("pro", "month"), T0 + timedelta(days=5))
+    assert sub.scheduled_price.plan.code == "pro"
+
+    services.billing_run(now=sub.next_billing_at - timedelta(days=3))
+
+    reminder = mailoutbox[-1]
+    assert reminder.subject == "Votre abonnement Pro sera renouvelé le 28 février 2026"
+    assert "58,80\xa0€" in reminder.body
+    assert "94,80" not in reminder.body
+
+
+# --- contract changes after the end (000) ---------------------------------------------------------
+
+
+def test_a_contract_change_cannot_be_approved_once_the_subscription_has_ended(
+    customer, catalog, add_card
+):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="review_contract_change"))
+    staff = type(staff).objects.get(pk=staff.pk)
+    sub = subscribed(customer, add_card, "standard", "year")
+    request = changes.change_request_create(
+        user=customer, subscription=sub, target=price("premium", "year"), reason="SMS", message=""
+    )
+    late = YEAR_END + timedelta(hours=1)  # the renewal has not been charged yet
+    with pytest.raises(services.SubscriptionError, match="cannot change now"):
+        changes.change_request_decide(
+            change=request, actor=staff, approve=True, reason="", now=late
+        )
+    request.refresh_from_db()
+    assert request.status == ChangeRequestStatus.PENDING
+
+    cancel(customer, sub, T0 + timedelta(days=30))
+    services.billing_run(now=YEAR_END)
+    sub.refresh_from_db()
+    request.refresh_from_db()
+    assert sub.status == SubscriptionStatus.CANCELED
+    assert request.status == ChangeRequestStatus.WITHDRAWN
+    assert not Invoice.objects.filter(kind=InvoiceKind.PRORATION).exists()
+
+
+# --- dunning (004) --------------------------------------------------------------------------------
+
+
+def test_an_unpaid_invoice_cannot_be_refunded(customer, catalog, add_card):
+    sub = subscribed(customer, add_card, "pro", "month")
+    add_card(customer, "pm_card_chargeCustomerFail")
+    services.billing_run(now=sub.next_billing_at)
+    unpaid = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
+    assert unpaid.status == InvoiceStatus.OPEN
+    with pytest.raises(services.SubscriptionError, match="cannot be refunded"):
+        refunds.refund_request_create(
+            user=customer,
+            invoice=unpaid,
+            reason="service_problem",
+            details="It never worked",
+            now=sub.next_billing_at,
+        )
+    assert not RefundRequest.objects.exists()
+
+
+def test_a_decline_is_explained_in_the_customers_language(customer, catalog, add_card, mailoutbox):
+    customer.language = "fr"
+    customer.save(update_fields=["language"])
+    sub = subscribed(customer, add_card, "pro", "month")
+    add_card(customer, "pm_card_chargeCustomerFail")
+    services.billing_run(now=sub.next_billing_at)
+    attempt = PaymentAttempt.objects.get(invoice__kind=InvoiceKind.RENEWAL)
+    assert attempt.failure_code == "card_declined"
+    assert "Motif : la banque a refusé le paiement" in mailoutbox[-1].body
+
+
+def test_a_retry_after_stripe_was_unreachable_reuses_the_same_idempotency_key(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    base = stripe.api_base
+    stripe.api_base = "http://127.0.0.1:9"  # nothing listens there
+    try:
+        services.billing_run(now=sub.next_billing_at)
+    finally:
+        stripe.api_base = base
+    invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
+    (attempt,) = invoice.attempts.all()
+    assert attempt.failure_code == "unavailable"
+
+    services.billing_run(now=invoice.next_retry_at)
+
+    (again,) = invoice.attempts.all()  # the same try, sent again: Stripe answers it once
+    assert (again.pk, again.status) == (attempt.pk, AttemptStatus.SUCCEEDED)
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+
+
+def test_a_charge_interrupted_mid_call_is_sent_again_under_its_key(customer, catalog, add_card):
+    sub = subscribed(customer, add_card, "pro", "month")
+    with time_machine.travel(sub.next_billing_at, tick=False):
+        invoice = services._invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.RENEWAL,
+            period_start=sub.current_period_end,
+            period_end=sub.current_period_end + timedelta(days=28),
+            now=sub.next_billing_at,
+        )
+        stuck = PaymentAttempt.objects.create(
+            invoice=invoice,
+            number=1,
+            amount=invoice.total,
+            currency=invoice.currency,
+            trigger="renewal",
+            payment_method_id=sub.user.billing.payment_method_id,
+        )
+    # Five minutes later the worker may still be talking to Stripe: left alone.
+    with time_machine.travel(sub.next_billing_at + timedelta(minutes=5), tick=False):
+        services.invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
+    stuck.refresh_from_db()
+    assert stuck.status == AttemptStatus.PENDING
+    # Past ten minutes it died: the same attempt is sent again, and the invoice is paid once.
+    with time_machine.travel(sub.next_billing_at + timedelta(minutes=11), tick=False):
+        services.invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
+    (attempt,) = invoice.attempts.all()
+    assert (attempt.pk, attempt.status) == (stuck.pk, AttemptStatus.SUCCEEDED)
+
+
+# --- a refund recorded from both sides (002) ------------------------------------------------------
+
+
+def test_a_refund_seen_by_the_webhook_first_is_counted_once(
+    customer, catalog, add_card, monkeypatch
+):
+    subscribed(customer, add_card, "pro", "month")
+    invoice = Invoice.objects.get()
+    real = gateway.refund_create
+
+    def refund_then_webhook(**kwargs):
+        refund_id = real(**kwargs)
+        # `charge.refunded` arrives before the portal has recorded its own refund.
+        services.charge_refunds_sync(charge_id=kwargs["charge_id"], now=T0)
+        return refund_id
+
+    monkeypatch.setattr(gateway, "refund_create", refund_then_webhook)
+    refund = refunds.refund_request_create(
+        user=customer, invoice=invoice, reason="changed_mind", details="", now=T0
+    )
+    invoice.refresh_from_db()
+    assert refund.amount == 4900
+    assert invoice.amount_refunded == 4900
+    assert refunds.refundable_left(invoice) == 0
