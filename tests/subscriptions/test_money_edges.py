@@ -8,6 +8,7 @@ import pytest
 import stripe
 import time_machine
 from django.contrib.auth.models import Permission
+from django.db import transaction
 
 from subscriptions import changes, entitlements, refunds, services
 from subscriptions.gateways import stripe as gateway
@@ -192,15 +193,16 @@ def test_a_second_click_while_an_upgrade_is_being_paid_changes_nothing(customer,
     target = price("premium", "month")
     token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
     # The first click has issued its invoice and is waiting for Stripe.
-    services._invoice_issue(
-        subscription=sub,
-        kind=InvoiceKind.PRORATION,
-        period_start=at,
-        period_end=sub.current_period_end,
-        now=at,
-        price=target,
-        lines=[("upgrade", 3000)],
-    )
+    with transaction.atomic():
+        services._invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.PRORATION,
+            period_start=at,
+            period_end=sub.current_period_end,
+            now=at,
+            price=target,
+            lines=[("upgrade", 3000)],
+        )
     with pytest.raises(services.SubscriptionError, match="in progress"):
         changes.plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
     assert Invoice.objects.filter(kind=InvoiceKind.PRORATION).count() == 1
@@ -307,7 +309,7 @@ def test_a_retry_after_stripe_was_unreachable_reuses_the_same_idempotency_key(
 
 def test_a_charge_interrupted_mid_call_is_sent_again_under_its_key(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "pro", "month")
-    with time_machine.travel(sub.next_billing_at, tick=False):
+    with time_machine.travel(sub.next_billing_at, tick=False), transaction.atomic():
         invoice = services._invoice_issue(
             subscription=sub,
             kind=InvoiceKind.RENEWAL,
