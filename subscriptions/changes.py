@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -31,7 +32,6 @@ from subscriptions.models import (
 )
 from subscriptions.services import (
     INTERVAL_WORDS,
-    STALE_ATTEMPT,
     SubscriptionError,
     _invoice_issue,
     audit,
@@ -137,7 +137,7 @@ def plan_change(
         )
         if sub.status not in CHANGEABLE or sub.cancel_at is not None:
             raise SubscriptionError(_("This subscription cannot change plan now."))
-        _refuse_if_charging(sub, now)
+        _refuse_if_charging(sub, quoted_at)
         if sub.current_period_end is None or quoted_at < (sub.current_period_start or now):
             raise SubscriptionError(
                 _("This quote has expired: please look at the new amount and confirm again.")
@@ -210,15 +210,15 @@ def _change_line(old: Price, target: Price) -> str:
     )
 
 
-def _refuse_if_charging(subscription: Subscription, now: datetime) -> None:
-    """Under the subscription's lock: a change whose payment is still being taken (a second
-    click, another tab) is not started again, so it is never charged twice."""
-    if Invoice.objects.filter(
-        subscription=subscription,
-        kind=InvoiceKind.PRORATION,
-        status=InvoiceStatus.OPEN,
-        issued_at__gt=now - STALE_ATTEMPT,
-    ).exists():
+def _refuse_if_charging(subscription: Subscription, since: datetime) -> None:
+    """Under the subscription's lock: a change whose payment is still being taken, or was
+    taken after the quote being confirmed was shown (a second click, another tab), is not
+    made again, so it is never charged twice."""
+    if (
+        Invoice.objects.filter(subscription=subscription, kind=InvoiceKind.PRORATION)
+        .filter(Q(status=InvoiceStatus.OPEN) | Q(status=InvoiceStatus.PAID, paid_at__gte=since))
+        .exists()
+    ):
         raise SubscriptionError(
             _("A payment for a change to this subscription is in progress: please wait.")
         )
@@ -440,6 +440,18 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
         if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at <= now:
             raise SubscriptionError(_("This cancellation can no longer be undone."))
         _refuse_if_charging(sub, now)
+        # Refunds still waiting for a retry are not sent: the customer keeps these months.
+        held = list(
+            RefundRequest.objects.filter(
+                subscription=sub, status=RefundStatus.FAILED, ends_at=sub.cancel_at
+            ).values_list("pk", flat=True)
+        )
+        RefundRequest.objects.filter(pk__in=held).update(
+            status=RefundStatus.REJECTED,
+            next_attempt_at=None,
+            decided_at=now,
+            decision_reason="Subscription kept before the refund was made.",
+        )
         charged_back = refunds_to_charge_back(sub)
         amount = sum(r.amount for r in charged_back)
         invoice = None
@@ -460,9 +472,18 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 ],
                 untaxed=True,
             )
+            # Marked now, under the lock: a second click finds nothing left to charge again.
+            RefundRequest.objects.filter(pk__in=[r.pk for r in charged_back]).update(
+                charged_back_by=invoice
+            )
     if invoice is not None:
         attempt = _charge_or_void(invoice, trigger="undo_cancel", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
+            # The cancellation stays: so do its refunds, as they were.
+            RefundRequest.objects.filter(charged_back_by=invoice).update(charged_back_by=None)
+            RefundRequest.objects.filter(pk__in=held).update(
+                status=RefundStatus.FAILED, next_attempt_at=now, decided_at=None, decision_reason=""
+            )
             raise SubscriptionError(
                 _("The payment did not go through (%(reason)s): your cancellation stays in place.")
                 % {"reason": attempt.reason}
@@ -472,19 +493,6 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
             Subscription.objects.select_for_update(of=("self",))
             .select_related("user")
             .get(pk=subscription.pk)
-        )
-        if invoice is not None:
-            RefundRequest.objects.filter(pk__in=[r.pk for r in charged_back]).update(
-                charged_back_by=invoice
-            )
-        # Refunds still waiting for a retry are not sent: the customer keeps these months.
-        RefundRequest.objects.filter(
-            subscription=sub, status=RefundStatus.FAILED, ends_at=sub.cancel_at
-        ).update(
-            status=RefundStatus.REJECTED,
-            next_attempt_at=None,
-            decided_at=now,
-            decision_reason="Subscription kept before the refund was made.",
         )
         sub.cancel_at = None
         sub.cancel_requested_at = None

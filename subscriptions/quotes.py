@@ -1,7 +1,10 @@
-"""The moment a quote was shown, signed into the confirmation form (004: what the customer
+"""The quote a customer was shown, signed into the confirmation form (004: what the customer
 confirms is what happens). Confirmed within `VALIDITY`, the quote of that moment is applied,
-even if a boundary (the guarantee's last second, a month's end) passed in between."""
+even if a boundary (the guarantee's last second, a month's end) passed in between; if what
+that moment gives is no longer what was shown (a renewal or another refund in between), the
+customer is shown the new quote instead."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core import signing
@@ -10,24 +13,43 @@ from django.utils.translation import gettext as _
 from subscriptions.services import SubscriptionError
 
 VALIDITY = timedelta(minutes=30)
+_SALT = "subscriptions.quote"
 
 
-def token(*, what: str, pk: int, quoted_at: datetime) -> str:
-    return signing.dumps([what, pk, quoted_at.isoformat()], salt="subscriptions.quote")
+@dataclass(frozen=True)
+class Shown:
+    at: datetime
+    summary: str  # what the page said, as `summary()` wrote it; "" when the form had no token
 
 
-def moment(value: str, *, what: str, pk: int, now: datetime) -> datetime:
-    """The signed moment, or `now` when the form carried none. An expired or altered one is
-    refused: the customer is shown the quote again."""
+def summary(*values: object) -> str:
+    return "|".join("" if v is None else str(v) for v in values)
+
+
+def token(*, what: str, pk: int, quoted_at: datetime, shown: str) -> str:
+    return signing.dumps([what, pk, quoted_at.isoformat(), shown], salt=_SALT)
+
+
+def read(value: str, *, what: str, pk: int, now: datetime) -> Shown:
+    """What the form says was shown, or `now` with nothing when it carried no token. An
+    expired or altered one is refused: the customer is shown the quote again."""
     if not value:
-        return now
+        return Shown(now, "")
     try:
-        signed_what, signed_pk, signed_at = signing.loads(
-            value, salt="subscriptions.quote", max_age=VALIDITY
+        signed_what, signed_pk, signed_at, shown = signing.loads(
+            value, salt=_SALT, max_age=VALIDITY
         )
         quoted_at = datetime.fromisoformat(signed_at)
     except (signing.BadSignature, ValueError, TypeError) as exc:
         raise SubscriptionError(_("This quote has expired: please read it again.")) from exc
     if signed_what != what or signed_pk != pk or quoted_at > now or now - quoted_at > VALIDITY:
         raise SubscriptionError(_("This quote has expired: please read it again."))
-    return quoted_at
+    return Shown(quoted_at, str(shown))
+
+
+def check(shown: Shown, current: str) -> None:
+    """Refuse when the quote at the moment shown is no longer what the page said."""
+    if shown.summary and shown.summary != current:
+        raise SubscriptionError(
+            _("Your situation has changed since this page was shown: please read it again.")
+        )

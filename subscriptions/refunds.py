@@ -22,6 +22,7 @@ from subscriptions.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    Price,
     RefundReason,
     RefundRequest,
     RefundStatus,
@@ -40,6 +41,7 @@ RETRY_DELAYS = (
     timedelta(hours=2),
     timedelta(hours=12),
 )
+IN_FLIGHT = timedelta(minutes=10)  # a refund asked of Stripe longer ago than this was cut off
 AUTOMATIC_RULES = ("guarantee", "renewal_grace", "remaining_months")
 # The `holidays` package has no bank holiday common to the whole United Kingdom for Easter
 # Monday or August: a British customer's business days are England's unless told otherwise.
@@ -83,9 +85,11 @@ def _charge(invoice: Invoice) -> policy.Charge:
     )
 
 
-def _terms(invoice: Invoice, skip_full_refunds: bool) -> policy.Terms:
-    assert invoice.price is not None  # noqa: S101 - _refundable checked it
-    terms = price_terms(invoice.price)
+def _terms(invoice: Invoice, skip_full_refunds: bool, price: Price | None = None) -> policy.Terms:
+    """The terms of `price` (the plan in force) or else of the price the invoice billed."""
+    price = price or invoice.price
+    assert price is not None  # noqa: S101 - _refundable checked it
+    terms = price_terms(price)
     if skip_full_refunds:
         terms = policy.Terms(
             interval=terms.interval,
@@ -108,7 +112,9 @@ def _refundable(invoice: Invoice) -> bool:
     )
 
 
-def _policy_quote(invoice: Invoice, now: datetime, skip_full_refunds: bool) -> policy.RefundQuote:
+def _policy_quote(
+    invoice: Invoice, now: datetime, skip_full_refunds: bool, price: Price | None = None
+) -> policy.RefundQuote:
     """The policy's quote for one paid invoice at `now`, in the customer's country and zone,
     before what was already refunded is taken off."""
     user, sub = invoice.user, invoice.subscription
@@ -116,7 +122,7 @@ def _policy_quote(invoice: Invoice, now: datetime, skip_full_refunds: bool) -> p
     assert sub is not None  # noqa: S101 - _refundable checked it
     assert sub.first_paid_at is not None  # noqa: S101 - _refundable checked it
     return policy.refund_quote(
-        _terms(invoice, skip_full_refunds),
+        _terms(invoice, skip_full_refunds, price),
         _charge(invoice),
         first_paid_at=sub.first_paid_at,
         now=now,
@@ -162,24 +168,54 @@ def _period_payments(invoice: Invoice) -> tuple[Invoice | None, list[Invoice]]:
 def payments_refund(
     *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
 ) -> PaymentsRefund:
-    """`skip_full_refunds` gives the quote of a plain cancellation when the customer did not
+    """The rule is decided on the current period's main payment, under the terms of the plan
+    in force (an approved contract change lifts a commitment); it then reaches:
+    - under the guarantee, every payment of the subscription (the service ends now, 004);
+    - under the forgotten renewal, the renewal and the later payments of its period (002);
+    - for the months left, the main payment by the months and the later payments pro rata
+      by the second from the end of service (004).
+    A payment of an earlier period is refunded on its own under the guarantee only: its
+    months were credited to the current period when it was replaced.
+
+    `skip_full_refunds` gives the quote of a plain cancellation when the customer did not
     take the full refund (guarantee or forgotten renewal) offered beside it."""
     none = PaymentsRefund(
         policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None), (), None
     )
     if not _refundable(invoice):
         return none
+    sub = invoice.subscription
+    assert sub is not None  # noqa: S101 - _refundable checked it
     main, later = _period_payments(invoice)
-    if main is None or not _refundable(main) or (invoice != main and invoice not in later):
-        main, later = invoice, []  # a payment of an earlier period: on its own
-    raw = _policy_quote(main, now, skip_full_refunds)
+    current = main is not None and _refundable(main) and (invoice == main or invoice in later)
+    if current:
+        assert main is not None  # noqa: S101 - just checked
+        in_force = sub.price
+        raw = _policy_quote(main, now, skip_full_refunds, in_force)
+    else:
+        main, later, in_force = invoice, [], None
+        raw = _policy_quote(main, now, skip_full_refunds)
+        if raw.rule != "guarantee":
+            return none
     if raw.rule == "none":
         return none
+    payments = [main, *later]
+    if raw.rule == "guarantee":
+        payments = list(
+            Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
+            .select_related("price", "subscription", "user")
+            .order_by("paid_at", "pk")
+        )
+    requested = set(
+        RefundRequest.objects.filter(invoice__in=payments)
+        .exclude(status=RefundStatus.REJECTED)
+        .values_list("invoice_id", flat=True)
+    )
     parts = []
-    for payment in [main, *later]:
-        if existing_request(payment) is not None:
+    for payment in payments:
+        if payment.pk in requested:
             continue
-        if payment is main:
+        if payment.pk == main.pk and raw.rule != "guarantee":
             amount = raw.amount
         elif raw.rule in ("guarantee", "renewal_grace"):
             amount = payment.total - payment.tax  # the service ends now: all of it
@@ -194,10 +230,10 @@ def payments_refund(
     user = main.user
     assert user is not None  # noqa: S101 - _refundable checked it
     holds_until = policy.refund_quote_holds_until(
-        _terms(main, skip_full_refunds),
+        _terms(main, skip_full_refunds, in_force),
         _charge(main),
         raw,
-        first_paid_at=main.subscription.first_paid_at,  # type: ignore[union-attr,arg-type]
+        first_paid_at=sub.first_paid_at,  # type: ignore[arg-type]
         country=holiday_country(user.country),
         tz=user.time_zone,
     )
@@ -334,6 +370,8 @@ def refund_requests_create(
                         amount=amount,
                         currency=inv.currency,
                         ends_at=ends,
+                        # Should the worker die before asking Stripe, the retry task will.
+                        next_attempt_at=now + IN_FLIGHT if automatic else None,
                         due_by=None
                         if automatic
                         else policy.business_day_deadline(
@@ -407,6 +445,14 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
         ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
         if ref.status not in (RefundStatus.PROCESSING, RefundStatus.FAILED) or ref.stripe_refund_id:
             return ref
+        in_flight = (
+            ref.status == RefundStatus.PROCESSING
+            and ref.attempts > 0
+            and ref.next_attempt_at is not None
+            and ref.next_attempt_at > now
+        )
+        if in_flight:
+            return ref  # another worker is asking Stripe right now
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
         if ref.amount > refundable_left(inv):
             ref.status = RefundStatus.FAILED
@@ -418,8 +464,12 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
         if ref.amount == 0:
             _refund_succeeded(ref, inv, stripe_refund_id="", now=now)
             return ref
+        # "Processing" while Stripe is asked: "keep my subscription" charges it back rather
+        # than cancelling it, and a worker that dies here is picked up by the retry task.
+        ref.status = RefundStatus.PROCESSING
         ref.attempts += 1
-        ref.save(update_fields=["attempts"])
+        ref.next_attempt_at = now + IN_FLIGHT
+        ref.save(update_fields=["status", "attempts", "next_attempt_at"])
         charge_id = inv.stripe_charge_id
     try:
         stripe_id = gateway.refund_create(
@@ -452,6 +502,8 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
         stripe_total = None
     with transaction.atomic():
         ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        if ref.status == RefundStatus.SUCCEEDED:
+            return ref  # recorded by another worker sending the same key
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
         _refund_succeeded(ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total)
     return ref
@@ -492,7 +544,7 @@ def _refund_succeeded(
 
 def refunds_retry(*, now: datetime) -> int:
     due = RefundRequest.objects.filter(
-        status=RefundStatus.FAILED, next_attempt_at__lte=now
+        status__in=(RefundStatus.FAILED, RefundStatus.PROCESSING), next_attempt_at__lte=now
     ).order_by("next_attempt_at")[:100]
     for refund in due:
         refund_execute(refund=refund, now=now)
@@ -530,6 +582,7 @@ def refund_review_decide(
                 )
             ref.status = RefundStatus.PROCESSING
             ref.amount = amount
+            ref.next_attempt_at = now + IN_FLIGHT
         else:
             if not reason.strip():
                 raise SubscriptionError(_("Please write the reason for the rejection."))
@@ -537,7 +590,16 @@ def refund_review_decide(
         ref.decided_by = actor
         ref.decided_at = now
         ref.decision_reason = reason.strip()
-        ref.save(update_fields=["status", "amount", "decided_by", "decided_at", "decision_reason"])
+        ref.save(
+            update_fields=[
+                "status",
+                "amount",
+                "next_attempt_at",
+                "decided_by",
+                "decided_at",
+                "decision_reason",
+            ]
+        )
         audit(
             user=ref.user,
             actor=actor,

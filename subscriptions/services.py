@@ -619,7 +619,8 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             attempt = last
             attempt.status = AttemptStatus.PENDING
             attempt.failure_code = attempt.failure_message = ""
-            attempt.save(update_fields=["status", "failure_code", "failure_message"])
+            attempt.created_at = timezone.now()  # sent again now: a second click waits for it
+            attempt.save(update_fields=["status", "failure_code", "failure_message", "created_at"])
         else:
             attempt = PaymentAttempt.objects.create(
                 invoice=inv,
@@ -629,6 +630,11 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
                 trigger=trigger,
                 payment_method_id=card,
             )
+        if inv.kind != InvoiceKind.PRORATION and not _checkout_waiting(inv):
+            # Should this worker die before Stripe answers, the billing run sends the same
+            # attempt again later; any answer below replaces this date.
+            inv.next_retry_at = max(inv.next_retry_at or now, now + STRIPE_UNREACHABLE_RETRY)
+            inv.save(update_fields=["next_retry_at"])
     if account is None or not has_card:
         # A renewal with no card left (removed, or the account closed at Stripe): a failed
         # payment like any other, so the customer is e-mailed and retries follow (004).
@@ -659,6 +665,16 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
 STRIPE_UNREACHABLE_RETRY = timedelta(hours=1)
 # A try still "in progress" after this long was interrupted (a worker died mid-call).
 STALE_ATTEMPT = timedelta(minutes=10)
+
+
+def _checkout_waiting(invoice: Invoice) -> bool:
+    """A first invoice while the customer is on the checkout page: never charged unattended."""
+    return (
+        invoice.kind == InvoiceKind.FIRST
+        and Subscription.objects.filter(
+            invoices=invoice, status=SubscriptionStatus.INCOMPLETE
+        ).exists()
+    )
 
 
 def _may_have_reached_stripe(attempt: PaymentAttempt) -> bool:
@@ -704,7 +720,14 @@ def payment_result_apply(
             .get(pk=attempt.pk)
         )
         inv = Invoice.objects.select_for_update(of=("self",)).get(pk=att.invoice_id)
-        if att.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
+        late_success = (
+            att.status == AttemptStatus.FAILED
+            and att.failure_code == "unavailable"
+            and result.status == "succeeded"
+        )  # Stripe had taken it after all (the same key sent again, or its webhook)
+        if att.status == AttemptStatus.SUCCEEDED or (
+            att.status == AttemptStatus.FAILED and not late_success
+        ):
             return att
         if result.payment_intent_id:
             att.payment_intent_id = result.payment_intent_id

@@ -20,6 +20,7 @@ from subscriptions.models import (
     Plan,
     Price,
     RefundReason,
+    RefundStatus,
     Subscription,
     SubscriptionStatus,
 )
@@ -365,7 +366,9 @@ def cancel(request: HttpRequest) -> HttpResponse:
         "refund_explanation": _refund_sentence(request, quote.refund),
         "guarantee_explanation": _refund_sentence(request, quote.guarantee),
         "charge_back": changes.refund_to_charge_back(subscription),
-        "quote_token": quotes.token(what="cancel", pk=subscription.pk, quoted_at=now),
+        "quote_token": quotes.token(
+            what="cancel", pk=subscription.pk, quoted_at=now, shown=_cancel_summary(quote)
+        ),
     }
     if subscription.cancel_at is not None:
         return TemplateResponse(request, "subscriptions/cancel_pending.html", context)
@@ -375,6 +378,11 @@ def cancel(request: HttpRequest) -> HttpResponse:
         else ("subscriptions/cancel_form.html")
     )
     return TemplateResponse(request, template, context)
+
+
+def _cancel_summary(quote: changes.CancellationQuote) -> str:
+    guarantee = quote.guarantee.amount if quote.guarantee else None
+    return quotes.summary(quote.ends_at, quote.refund.amount, guarantee)
 
 
 def _refund_sentence(request: HttpRequest, quote: policy.RefundQuote | None) -> str:
@@ -393,8 +401,12 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
     subscription = _live_subscription(request)
     now = timezone.now()
     try:
-        quoted_at = quotes.moment(
+        shown = quotes.read(
             request.POST.get("quote", ""), what="cancel", pk=subscription.pk, now=now
+        )
+        quotes.check(
+            shown,
+            _cancel_summary(changes.cancellation_quote(subscription=subscription, now=shown.at)),
         )
         sub, refunded = changes.cancellation_confirm(
             user=request.user,  # type: ignore[arg-type]
@@ -402,7 +414,7 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
             reason=request.POST.get("reason", "").replace("\x00", ""),
             now=now,
             full_refund=request.POST.get("full_refund") == "1",
-            quoted_at=quoted_at,
+            quoted_at=shown.at,
         )
     except services.SubscriptionError as exc:
         messages.error(request, exc.message)
@@ -443,8 +455,11 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
     error = ""
     if request.method == "POST" and existing is None:
         try:
-            quoted_at = quotes.moment(
+            shown = quotes.read(
                 request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
+            )
+            quotes.check(
+                shown, _refund_summary(refunds.payments_refund(invoice=invoice, now=shown.at))
             )
             rows = refunds.refund_requests_create(
                 user=request.user,  # type: ignore[arg-type]
@@ -452,12 +467,15 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
                 reason=request.POST.get("reason", ""),
                 details=request.POST.get("details", "").replace("\x00", ""),
                 now=now,
-                quoted_at=quoted_at,
+                quoted_at=shown.at,
             )
         except services.SubscriptionError as exc:
             error = exc.message
         else:
-            done = {"refund": rows[0], "total": refunds.total(rows), "invoice": invoice}
+            # The least advanced part says how far the refund is (one may wait for a retry).
+            pending = [row for row in rows if row.status != RefundStatus.SUCCEEDED]
+            refund = pending[0] if pending else rows[0]
+            done = {"refund": refund, "total": refunds.total(rows), "invoice": invoice}
             return TemplateResponse(request, "subscriptions/refund_done.html", done)
     result = refunds.payments_refund(invoice=invoice, now=now)
     quote = result.quote
@@ -467,7 +485,9 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
         "quote": quote,
         "parts": result.parts if len(result.parts) > 1 else (),
         "holds_until": result.holds_until,
-        "quote_token": quotes.token(what="refund", pk=invoice.pk, quoted_at=now),
+        "quote_token": quotes.token(
+            what="refund", pk=invoice.pk, quoted_at=now, shown=_refund_summary(result)
+        ),
         "explanation": _refund_sentence(request, quote)
         or policy.explain(quote, translation.get_language() or "fr"),
         "reasons": [
@@ -481,6 +501,10 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
     return TemplateResponse(
         request, "subscriptions/refund_request.html", context, status=400 if error else 200
     )
+
+
+def _refund_summary(result: refunds.PaymentsRefund) -> str:
+    return quotes.summary(result.quote.amount, result.quote.rule, result.quote.ends_at)
 
 
 def refund_list(request: HttpRequest) -> TemplateResponse:

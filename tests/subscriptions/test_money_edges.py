@@ -118,6 +118,64 @@ def test_within_the_guarantee_an_upgrade_is_refunded_in_full_with_the_first_paym
     assert sub.status == SubscriptionStatus.CANCELED
 
 
+def test_a_guarantee_refund_asked_on_the_first_invoice_also_refunds_a_new_yearly_period(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    sub = change(customer, sub, price("premium", "year"), T0 + timedelta(days=5))
+    january = Invoice.objects.get(kind=InvoiceKind.FIRST)
+    yearly = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert yearly.period_start == sub.current_period_start  # a new period started
+
+    refunded = refunds.refund_requests_create(
+        user=customer,
+        invoice=january,
+        reason="changed_mind",
+        details="",
+        now=T0 + timedelta(days=7),
+    )
+
+    assert {r.invoice_id: r.amount for r in refunded} == {
+        january.pk: 4900,
+        yearly.pk: yearly.total - yearly.tax,
+    }
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.CANCELED
+
+
+def test_after_an_approved_contract_change_cancelling_refunds_the_months_left(
+    customer, catalog, add_card
+):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="review_contract_change"))
+    staff = type(staff).objects.get(pk=staff.pk)
+    sub = subscribed(customer, add_card, "standard", "year")
+    request = changes.change_request_create(
+        user=customer, subscription=sub, target=price("premium", "year"), reason="SMS", message=""
+    )
+    approved_at = T0 + timedelta(days=40)
+    changes.change_request_decide(
+        change=request, actor=staff, approve=True, reason="", now=approved_at
+    )
+    sub.refresh_from_db()
+    extra = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+
+    # Premium yearly has no commitment: cancelling in the second month (28 Feb - 31 Mar)
+    # refunds the 10 months after it of the Standard payment, and the approved change's
+    # payment from 31 March on.
+    at = T0 + timedelta(days=50)
+    ends = datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
+    from_extra = (
+        (extra.total - extra.tax)
+        * int((YEAR_END - ends).total_seconds())
+        // int((YEAR_END - approved_at).total_seconds())
+    )
+    quote = changes.cancellation_quote(subscription=sub, now=at)
+    assert not quote.committed
+    assert quote.ends_at == ends
+    assert quote.refund.amount == 49000 * 10 // 12 + from_extra
+
+
 # --- "keep my subscription", twice (003, 004) --------------------------------------------------
 
 
@@ -361,3 +419,120 @@ def test_a_refund_seen_by_the_webhook_first_is_counted_once(
     assert refund.amount == 4900
     assert invoice.amount_refunded == 4900
     assert refunds.refundable_left(invoice) == 0
+
+
+# --- a worker that dies, a late answer, a second click (004) --------------------------------------
+
+
+def test_a_renewal_cut_off_mid_call_is_sent_again_by_the_next_run(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    due = sub.next_billing_at
+    real = gateway.payment_charge
+
+    def worker_killed(**kwargs):
+        raise RuntimeError("worker killed while Stripe was answering")
+
+    monkeypatch.setattr(gateway, "payment_charge", worker_killed)
+    with time_machine.travel(due, tick=False):
+        done = services.billing_run(now=due)
+    assert done["errors"] == 1
+    invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
+    (attempt,) = invoice.attempts.all()
+    assert attempt.status == AttemptStatus.PENDING
+    assert invoice.next_retry_at == due + timedelta(hours=1)
+
+    monkeypatch.setattr(gateway, "payment_charge", real)
+    later = due + timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        services.billing_run(now=later)
+    (again,) = invoice.attempts.all()
+    assert (again.pk, again.status) == (attempt.pk, AttemptStatus.SUCCEEDED)
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.next_retry_at) == (InvoiceStatus.PAID, None)
+
+
+def test_a_success_heard_after_stripe_seemed_unreachable_pays_the_invoice(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    base = stripe.api_base
+    stripe.api_base = "http://127.0.0.1:9"
+    try:
+        services.billing_run(now=sub.next_billing_at)
+    finally:
+        stripe.api_base = base
+    attempt = PaymentAttempt.objects.get(invoice__kind=InvoiceKind.RENEWAL)
+    assert attempt.failure_code == "unavailable"
+
+    late = gateway.PaymentResult(
+        payment_intent_id="pi_late", status="succeeded", charge_id="ch_late"
+    )
+    services.payment_result_apply(attempt=attempt, result=late, now=sub.next_billing_at)
+
+    attempt.invoice.refresh_from_db()
+    assert attempt.invoice.status == InvoiceStatus.PAID
+    assert attempt.invoice.stripe_charge_id == "ch_late"
+
+
+def test_a_second_click_after_the_upgrade_was_paid_is_not_charged_again(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+    target = price("premium", "month")
+    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
+    # The first click was paid a moment ago and is about to switch the plan.
+    with transaction.atomic():
+        first = services._invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.PRORATION,
+            period_start=at,
+            period_end=sub.current_period_end,
+            now=at,
+            price=target,
+            lines=[("upgrade", 3000)],
+        )
+    Invoice.objects.filter(pk=first.pk).update(
+        status=InvoiceStatus.PAID, paid_at=at + timedelta(seconds=1)
+    )
+    with pytest.raises(services.SubscriptionError, match="in progress"):
+        changes.plan_change(
+            user=customer,
+            subscription=sub,
+            target=target,
+            token=token,
+            now=at + timedelta(seconds=2),
+        )
+    assert Invoice.objects.filter(kind=InvoiceKind.PRORATION).count() == 1
+
+
+def test_a_refund_being_sent_counts_as_given_back_and_a_cut_off_one_is_sent_again(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 3, 15, tzinfo=UTC)
+    real = gateway.refund_create
+    seen = {}
+
+    def cut_off(**kwargs):
+        row = RefundRequest.objects.get()
+        seen["status"] = row.status
+        seen["charged_back"] = [r.pk for r in changes.refunds_to_charge_back(row.subscription)]
+        raise RuntimeError("worker killed while Stripe was answering")
+
+    monkeypatch.setattr(gateway, "refund_create", cut_off)
+    with pytest.raises(RuntimeError):
+        cancel(customer, sub, at)
+    row = RefundRequest.objects.get()
+    assert seen == {"status": RefundStatus.PROCESSING, "charged_back": [row.pk]}
+    assert row.next_attempt_at == at + timedelta(minutes=10)
+
+    monkeypatch.setattr(gateway, "refund_create", real)
+    assert refunds.refunds_retry(now=at + timedelta(minutes=5)) == 0  # maybe still in flight
+    assert refunds.refunds_retry(now=at + timedelta(minutes=10)) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (RefundStatus.SUCCEEDED, 2)
+    charge = stripe.Charge.retrieve(Invoice.objects.get().stripe_charge_id)
+    assert charge.amount_refunded == row.amount == 40833

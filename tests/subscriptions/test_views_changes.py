@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import stripe
 import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -250,6 +251,27 @@ def test_the_refund_page_says_until_when_the_amount_holds_and_keeps_it_to_the_co
         done = customer_client.post(url, {"reason": "changed_mind", "quote": token})
     assert "€49.00 has been refunded" in done.content.decode()
     assert RefundRequest.objects.get().amount == 4900
+
+
+def test_a_refund_whose_quote_changed_since_the_page_is_shown_again_not_made(
+    customer_client, subscribed
+):
+    subscribed()
+    invoice = Invoice.objects.get()
+    url = f"/en/account/invoices/{invoice.number}/refund/"
+    page = customer_client.get(url).content.decode()
+    assert "You will be refunded €49.00" in page
+    token = re.search(r'name="quote" value="([^"]+)"', page).group(1)
+    # Meanwhile support refunds €10.00 from the Stripe dashboard.
+    stripe.Refund.create(charge=invoice.stripe_charge_id, amount=1000)
+    services.charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=timezone.now())
+
+    response = customer_client.post(url, {"reason": "changed_mind", "quote": token})
+
+    html = response.content.decode()
+    assert "Your situation has changed since this page was shown" in html
+    assert "You will be refunded €39.00" in html
+    assert not RefundRequest.objects.exists()
 
 
 def test_a_reason_that_is_not_grounds_is_explained_and_not_submitted(customer_client, subscribed):
