@@ -1,6 +1,8 @@
+from types import SimpleNamespace
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
@@ -29,5 +31,10 @@ class AccountAdapter(DefaultAccountAdapter):
         # E-mails go out in the recipient's language, whatever page triggered them.
         user = context.get("user")
         language = getattr(user, "language", None) or translation.get_language()
+        # allauth greets "from" the site: the vendor's name, not the server's address.
+        site = context.get("current_site")
+        context["current_site"] = SimpleNamespace(
+            name=settings.VENDOR_NAME, domain=getattr(site, "domain", "")
+        )
         with translation.override(language):
             super().send_mail(template_prefix, email, context)

@@ -1,13 +1,15 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import reverse, translate_url
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django.views.i18n import set_language as django_set_language
 
 from accounts import services
 from accounts.forms import ProfileForm
@@ -18,10 +20,27 @@ from subscriptions import selectors
 @login_not_required
 @require_POST
 def language_set(request: HttpRequest) -> HttpResponse:
-    """Django's set_language (keeps the current page), plus the choice saved on the profile."""
-    response = django_set_language(request)
+    """The same page in the other language, the choice remembered (cookie and profile).
+
+    Django's own set_language reads the page's address in the language of the request (the
+    browser's, or the cookie's), so from /fr/ with an English browser it found no page to
+    translate and stayed in French: here the address is read in its own prefix's language.
+    """
     language = request.POST.get("language", "")
-    if request.user.is_authenticated and translation.check_for_language(language):
+    next_url = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if not translation.check_for_language(language) or language not in dict(settings.LANGUAGES):
+        return HttpResponseRedirect(next_url if safe else "/")
+    target = f"/{language}/"
+    if safe and next_url:
+        page_language = translation.get_language_from_path(urlsplit(next_url).path)
+        with translation.override(page_language or settings.LANGUAGE_CODE):
+            target = translate_url(next_url, language)
+    response = HttpResponseRedirect(target)
+    _language_cookie_set(response, language)
+    if request.user.is_authenticated:
         services.user_language_set(user=request.user, language=language)
     return response
 

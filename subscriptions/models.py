@@ -382,6 +382,11 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def refundable_left(self) -> int:
+        """What may still be refunded on this payment: never the taxes (002), never twice."""
+        return max(0, self.total - self.tax - self.amount_refunded)
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")

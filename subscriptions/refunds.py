@@ -53,8 +53,7 @@ def holiday_country(country: str) -> str:
 
 
 def refundable_left(invoice: Invoice) -> int:
-    """What may still be refunded on a payment: never the taxes (002), never twice."""
-    return max(0, invoice.total - invoice.tax - invoice.amount_refunded)
+    return invoice.refundable_left
 
 
 def guarantee_used(*, user: User, invoice: Invoice) -> bool:

@@ -551,7 +551,8 @@ def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[
         amount -= amount * used // months
         lines.append(
             (
-                f"Free months (switching offer) / Mois offerts (changement de fournisseur): {used}",
+                f"Free months (switching offer): {used} / "
+                f"Mois offerts (changement de fournisseur) : {used}",
                 -(price.total_amount * used // months),
             )
         )

@@ -48,6 +48,9 @@ def pricing(request: HttpRequest) -> TemplateResponse:
         "currency": currency,
         "currencies": Currency.values,
         "guarantee_used": selectors.guarantee_used_plan_ids(user=request.user),  # type: ignore[arg-type]
+        # A customer with a live subscription changes plan from it, not with a new trial.
+        "subscribed": request.user.is_authenticated
+        and selectors.subscription_live(user=request.user) is not None,
     }
     return TemplateResponse(request, "subscriptions/pricing.html", context)
 
@@ -366,6 +369,7 @@ def cancel(request: HttpRequest) -> HttpResponse:
         "refund_explanation": _refund_sentence(request, quote.refund),
         "guarantee_explanation": _refund_sentence(request, quote.guarantee),
         "charge_back": changes.refund_to_charge_back(subscription),
+        "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
         "quote_token": quotes.token(
             what="cancel", pk=subscription.pk, quoted_at=now, shown=_cancel_summary(quote)
         ),

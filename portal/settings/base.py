@@ -145,7 +145,9 @@ MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="portal.outbox.OutboxEmailBackend")
 EMAIL_OUTBOX_DIR = env("EMAIL_OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Portal <no-reply@portal.localhost>")
+DEFAULT_FROM_EMAIL = env(
+    "DEFAULT_FROM_EMAIL", default="e-confiance SAS <no-reply@portal.localhost>"
+)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery: eager on the embedded default (no broker), Redis or RabbitMQ in production.

@@ -45,3 +45,13 @@ def last_day(deadline: datetime | None) -> str:
     if deadline is None:
         return ""
     return day(deadline - timedelta(microseconds=1))
+
+
+@register.filter
+def line_text(description: str) -> str:
+    """An invoice line is stored in both languages, "English / Français" (the invoice is a
+    legal record that must not change with a setting): shown in the page's language."""
+    english, separator, french = description.partition(" / ")
+    if not separator:
+        return description
+    return french if (translation.get_language() or "fr").startswith("fr") else english

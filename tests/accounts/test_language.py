@@ -27,6 +27,36 @@ def test_switching_language_is_remembered_on_the_profile(customer_client, custom
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("browser", "language", "page", "expected"),
+    [
+        ("en", "en", "/fr/account/invoices/", "/en/account/invoices/"),
+        ("fr", "fr", "/en/account/subscription/", "/fr/account/subscription/"),
+        ("en-GB,en;q=0.9", "en", "/fr/?currency=GBP", "/en/?currency=GBP"),
+    ],
+)
+def test_the_switcher_moves_to_the_same_page_whatever_the_browser_says(
+    customer_client, customer, browser, language, page, expected
+):
+    customer_client.cookies["django_language"] = browser[:2]
+    response = customer_client.post(
+        "/i18n/setlang/",
+        {"language": language, "next": page},
+        HTTP_ACCEPT_LANGUAGE=browser,
+    )
+    assert response["Location"] == expected
+    assert response.cookies["django_language"].value == language
+    html = customer_client.get(expected, HTTP_ACCEPT_LANGUAGE=browser).content.decode()
+    assert f'<html lang="{language}">' in html
+
+
+@pytest.mark.django_db
+def test_a_foreign_next_address_is_not_followed(client):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "https://evil.example/fr/"})
+    assert response["Location"] == "/en/"
+
+
+@pytest.mark.django_db
 def test_an_unknown_language_changes_nothing(customer_client, customer):
     response = customer_client.post("/i18n/setlang/", {"language": "xx", "next": "/fr/account/"})
     assert response.status_code == 302

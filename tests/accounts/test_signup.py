@@ -37,6 +37,9 @@ def test_signup_in_french_sends_a_french_verification_email_and_blocks_login_unt
     assert not EmailAddress.objects.get(user=user).verified
     assert len(mail.outbox) == 1
     assert "Confirmez votre adresse e-mail" in mail.outbox[0].subject
+    # From the vendor, greeting in its name (not the server's address).
+    assert mail.outbox[0].from_email.startswith("e-confiance SAS <")
+    assert "e-confiance SAS" in mail.outbox[0].body.splitlines()[0]
     # Mandatory verification: the customer area stays closed.
     assert client.get("/fr/account/").status_code == 302
 

@@ -9,7 +9,7 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from subscriptions import changes, services
+from subscriptions import changes, refunds, services
 from subscriptions.models import (
     ChangeRequestStatus,
     ContractChangeRequest,
@@ -238,7 +238,7 @@ def test_the_refund_page_says_until_when_the_amount_holds_and_keeps_it_to_the_co
         page = customer_client.get(url).content.decode()
     assert "You will be refunded €49.00" in page
     # The guarantee's last second, in the customer's time zone (Paris).
-    assert "This amount holds until May 18, 2026, 12:00:00" in page
+    assert "This amount holds until May 18, 2026 at 12:00;" in page
     token = re.search(r'name="quote" value="([^"]+)"', page).group(1)
 
     with time_machine.travel(shown + timedelta(minutes=31), tick=False):
@@ -448,3 +448,52 @@ def test_after_a_guarantee_refund_the_pricing_and_subscribe_pages_say_no_guarant
     premium = pricing.split('id="plan-premium"')[1].split("</section>")[0]
     assert "without the guarantee" in pro
     assert "without the guarantee" not in premium
+
+
+def test_invoice_lines_and_refunds_read_in_the_page_language(customer, customer_client, subscribed):
+    subscribed()
+    invoice = Invoice.objects.get()
+    french = customer_client.get(f"/fr/account/invoices/{invoice.number}/").content.decode()
+    english = customer_client.get(f"/en/account/invoices/{invoice.number}/").content.decode()
+    assert "Pro, mensuel" in french
+    assert "monthly" not in french
+    assert "Pro, monthly" in english
+    assert "mensuel" not in english
+    assert "Demander un remboursement" in french
+
+    refunds.refund_request_create(
+        user=customer, invoice=invoice, reason="changed_mind", details="", now=timezone.now()
+    )
+    french = customer_client.get(f"/fr/account/invoices/{invoice.number}/").content.decode()
+    listing = customer_client.get("/fr/account/invoices/").content.decode()
+    assert "49,00\xa0€ remboursés" in french
+    assert "49,00\xa0€ remboursés" in listing
+    assert "Demander un remboursement" not in french  # nothing is left to refund
+
+
+def test_a_customer_with_a_subscription_manages_it_instead_of_a_new_trial(
+    customer_client, subscribed
+):
+    before = customer_client.get("/en/").content.decode()
+    assert "15-day free trial</a>" in before
+    subscribed()
+    after = customer_client.get("/en/").content.decode()
+    assert "15-day free trial</a>" not in after
+    assert "Manage my subscription" in after
+
+
+def test_the_account_home_says_a_recorded_cancellation(customer, customer_client, subscribed):
+    sub = subscribed()
+    changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=timezone.now())
+    sub.refresh_from_db()
+    home = customer_client.get("/en/account/").content.decode()
+    assert "Cancellation recorded: the service ends on" in home
+
+
+def test_a_trial_cancel_summary_says_when_its_data_is_deleted(customer, customer_client, catalog):
+    services.trial_start(user=customer, plan=catalog["pro"], now=timezone.now())
+    html = customer_client.post("/en/account/cancel/", {"reason": ""}).content.decode()
+    assert "Your trial continues until this date and nothing will be charged." in html
+    assert "export your data for 7 days; then it is deleted" in html
+    assert "Your data is kept" not in html
+    assert "No refund is due" not in html
