@@ -233,6 +233,31 @@ async def _unregister_webhook(request: web.Request) -> web.Response:
     return web.Response()
 
 
+async def _list_payment_intents(request: web.Request) -> web.Response:
+    """Stripe's ``GET /v1/payment_intents?customer=``, newest first: localstripe refuses the
+    filter, and the portal uses it to learn whether a charge it never heard back from exists."""
+    ls = _localstripe()
+    customer = request.query.get("customer")
+    try:
+        limit = max(1, min(100, int(request.query.get("limit", "10"))))
+    except ValueError as exc:
+        raise ls.UserError(400, "Invalid limit") from exc
+    intents = [
+        value
+        for key, value in ls.resources.store.items()
+        if key.startswith("payment_intent:") and customer in (None, value.customer)
+    ]
+    intents.sort(key=lambda intent: intent.created, reverse=True)
+    return _json(
+        {
+            "object": "list",
+            "url": "/v1/payment_intents",
+            "has_more": len(intents) > limit,
+            "data": [intent._export() for intent in intents[:limit]],
+        }
+    )
+
+
 async def _health(request: web.Request) -> web.Response:
     return _json({"ok": True, "account": ACCOUNT_ID})
 
@@ -279,6 +304,7 @@ def build_app() -> web.Application:
     app.router.add_get("/v1/accounts/{id}", _get_account_by_id)
     app.router.add_delete("/_config/webhooks/{id}", _unregister_webhook)
     app.router.add_get("/_config/health", _health)
+    app.router.add_get("/v1/payment_intents", _list_payment_intents)
     # localstripe's module-level app can only ever run on one event loop: copy its routes
     # (already wrapped as coroutines, in their original order) instead of reusing it.
     for route in ls.server.app.router.routes():

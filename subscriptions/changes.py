@@ -14,9 +14,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from subscriptions import emails, policy, refunds
+from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
     LIVE_STATUSES,
     AttemptStatus,
+    BillingAccount,
     ChangeRequestStatus,
     ContractChangeRequest,
     Invoice,
@@ -32,10 +34,12 @@ from subscriptions.models import (
 )
 from subscriptions.services import (
     INTERVAL_WORDS,
+    STRIPE_UNREACHABLE_RETRY,
     SubscriptionError,
     _invoice_issue,
     audit,
     invoice_charge,
+    payment_result_apply,
     pending_changes_close,
     period_bounds,
     price_terms,
@@ -188,6 +192,8 @@ def plan_change(
                 target=target.plan.code,
                 code=attempt.failure_code,
             )
+            if _outcome_unknown(attempt):
+                raise _unknown_outcome_error()
             reason = attempt.reason
             raise SubscriptionError(
                 _("The payment did not go through (%(reason)s): you stay on your current plan.")
@@ -224,15 +230,89 @@ def _refuse_if_charging(subscription: Subscription, since: datetime) -> None:
         )
 
 
+SETTLE_DELAY = timedelta(minutes=15)
+
+
 def _charge_or_void(invoice: Invoice, *, trigger: str, now: datetime) -> PaymentAttempt:
     """Charge a change's invoice while the customer waits: declined, it is void (no dunning)
-    and the change does not happen."""
+    and the change does not happen. When Stripe did not answer, nobody can tell yet whether
+    the card was charged: the change does not happen, and the invoice stays open until the
+    billing run finds out (`change_payment_settle`)."""
     attempt = invoice_charge(invoice=invoice, trigger=trigger, now=now)
-    if attempt.status != AttemptStatus.SUCCEEDED:
+    if attempt.status == AttemptStatus.SUCCEEDED:
+        return attempt
+    if _outcome_unknown(attempt):
         Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
-            status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
+            next_retry_at=now + SETTLE_DELAY
         )
+    else:
+        _void(invoice)
     return attempt
+
+
+def _outcome_unknown(attempt: PaymentAttempt) -> bool:
+    return attempt.status == AttemptStatus.PENDING or (
+        attempt.status == AttemptStatus.FAILED and attempt.failure_code == "unavailable"
+    )
+
+
+def _void(invoice: Invoice) -> None:
+    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
+        status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
+    )
+
+
+def _unknown_outcome_error() -> SubscriptionError:
+    return SubscriptionError(
+        _(
+            "The payment service did not answer, so nothing was changed. Should your card "
+            "have been charged all the same, the amount is refunded in full automatically "
+            "and you will get an e-mail."
+        )
+    )
+
+
+def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
+    """The billing run's look at a change's payment Stripe never answered: not found or not
+    paid, the invoice is void; paid after all, it is recorded and refunded in full, since the
+    change was not made (the customer was told so). Never sent a second time."""
+    inv = Invoice.objects.select_related("user").get(pk=invoice.pk)
+    attempt = inv.attempts.order_by("-number").first()
+    if inv.status != InvoiceStatus.OPEN or inv.kind != InvoiceKind.PRORATION:
+        return False
+    account = BillingAccount.objects.filter(user__invoices=inv).first()
+    if attempt is None or account is None or not account.stripe_customer_id:
+        _void(inv)
+        return True
+    try:
+        found = gateway.payment_find(customer_id=account.stripe_customer_id, attempt_id=attempt.pk)
+    except gateway.GatewayError:
+        Invoice.objects.filter(pk=inv.pk).update(next_retry_at=now + STRIPE_UNREACHABLE_RETRY)
+        return False
+    if found is not None and found.status == "processing":
+        Invoice.objects.filter(pk=inv.pk).update(next_retry_at=now + STRIPE_UNREACHABLE_RETRY)
+        return False
+    if found is None or found.status != "succeeded":
+        _void(inv)
+        PaymentAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.PENDING).update(
+            status=AttemptStatus.FAILED, failure_code="unavailable"
+        )
+        audit(user=inv.user, kind="change_payment_void", invoice=inv.number)
+        return True
+    if attempt.status == AttemptStatus.PENDING:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(
+            status=AttemptStatus.FAILED, failure_code="unavailable"
+        )
+    payment_result_apply(attempt=attempt, result=found, now=now)
+    audit(
+        user=inv.user,
+        kind="change_payment_found",
+        invoice=inv.number,
+        amount=inv.total,
+        currency=inv.currency,
+    )
+    refunds.unapplied_change_refund(invoice=inv, now=now)
+    return True
 
 
 def _switch_now(
@@ -479,11 +559,14 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
     if invoice is not None:
         attempt = _charge_or_void(invoice, trigger="undo_cancel", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
-            # The cancellation stays: so do its refunds, as they were.
+            # The cancellation stays: so do its refunds, as they were (a charge Stripe took
+            # without our hearing is refunded when the billing run finds it).
             RefundRequest.objects.filter(charged_back_by=invoice).update(charged_back_by=None)
             RefundRequest.objects.filter(pk__in=held).update(
                 status=RefundStatus.FAILED, next_attempt_at=now, decided_at=None, decision_reason=""
             )
+            if _outcome_unknown(attempt):
+                raise _unknown_outcome_error()
             raise SubscriptionError(
                 _("The payment did not go through (%(reason)s): your cancellation stays in place.")
                 % {"reason": attempt.reason}
@@ -712,6 +795,14 @@ def _approved_now(
             ContractChangeRequest.objects.filter(pk=change.pk).update(
                 status=ChangeRequestStatus.PENDING, decided_by=None, decided_at=None
             )
+            if _outcome_unknown(attempt):
+                raise SubscriptionError(
+                    _(
+                        "The payment service did not answer: the request stays pending. Should "
+                        "the customer's card have been charged all the same, it is refunded in "
+                        "full automatically."
+                    )
+                )
             raise SubscriptionError(
                 _("The customer's card was declined (%(reason)s): the request stays pending.")
                 % {"reason": attempt.reason}

@@ -13,7 +13,7 @@ from django.utils import translation
 
 from accounts.models import User
 from subscriptions import money
-from subscriptions.models import Invoice, InvoiceStatus
+from subscriptions.models import Invoice, InvoiceKind, InvoiceStatus
 
 DOCUMENT_TEMPLATE = "subscriptions/invoice_document.html"
 
@@ -35,7 +35,8 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
     country = str(invoice.buyer.get("country") or "").upper()
     return {
         "invoice": invoice,
-        "is_open": invoice.status == InvoiceStatus.OPEN,
+        # Payable from its page; a change's invoice is paid only by the change itself.
+        "is_open": invoice.status == InvoiceStatus.OPEN and invoice.kind != InvoiceKind.PRORATION,
         # "20 %" in French, "20%" in English; 550 bps -> "5,5 %".
         "tax_rate": format_percent(rate, locale=locale, decimal_quantization=False),
         # The ISO code kept on the invoice, named in the reader's language.

@@ -461,7 +461,7 @@ DECLINE_REASONS = {
     "processing_error": _("the bank could not process the payment"),
     "authentication_required": _("the bank asks for an authentication"),
     "no_card": _("no card is saved on your account"),
-    "unavailable": _("the payment service could not be reached; no money was taken"),
+    "unavailable": _("the payment service did not answer"),
 }
 
 

@@ -42,6 +42,7 @@ RETRY_DELAYS = (
     timedelta(hours=12),
 )
 IN_FLIGHT = timedelta(minutes=10)  # a refund asked of Stripe longer ago than this was cut off
+UNAPPLIED = "unapplied_change"
 AUTOMATIC_RULES = ("guarantee", "renewal_grace", "remaining_months")
 # The `holidays` package has no bank holiday common to the whole United Kingdom for Easter
 # Monday or August: a British customer's business days are England's unless told otherwise.
@@ -453,12 +454,14 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
         if in_flight:
             return ref  # another worker is asking Stripe right now
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
-        if ref.amount > refundable_left(inv):
+        # A payment for a change that was never made goes back whole, its tax included.
+        cap = inv.total - inv.amount_refunded if ref.rule == UNAPPLIED else refundable_left(inv)
+        if ref.amount > cap:
             ref.status = RefundStatus.FAILED
             ref.last_error = "amount exceeds what is left to refund"
             ref.next_attempt_at = None
             ref.save(update_fields=["status", "last_error", "next_attempt_at"])
-            logger.error("refund %s refused: %s > %s", ref.pk, ref.amount, refundable_left(inv))
+            logger.error("refund %s refused: %s > %s", ref.pk, ref.amount, cap)
             return ref
         if ref.amount == 0:
             _refund_succeeded(ref, inv, stripe_refund_id="", now=now)
@@ -539,6 +542,42 @@ def _refund_succeeded(
         rule=ref.rule,
     )
     emails.email_user(ref.user, "refund_issued", {"refund": ref, "invoice": inv})
+
+
+def unapplied_change_refund(*, invoice: Invoice, now: datetime) -> RefundRequest:
+    """A change's payment Stripe took without our hearing back, after the customer was told
+    the change was not made: refunded in full, tax included, at once (no rule applies)."""
+    with transaction.atomic():
+        inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        existing = existing_request(inv)
+        if existing is not None:
+            return existing
+        amount = inv.total - inv.amount_refunded
+        assert inv.user is not None  # noqa: S101 - a paid invoice keeps its customer
+        refund = RefundRequest.objects.create(
+            user=inv.user,
+            invoice=inv,
+            subscription=inv.subscription,
+            reason=RefundReason.BILLING_ERROR,
+            details="Payment for a change that was not made (the payment service did not answer).",
+            rule=UNAPPLIED,
+            status=RefundStatus.PROCESSING,
+            quoted_amount=amount,
+            amount=amount,
+            currency=inv.currency,
+            next_attempt_at=now + IN_FLIGHT,
+        )
+        audit(
+            user=inv.user,
+            kind="refund_requested",
+            subscription=inv.subscription,
+            invoice=inv.number,
+            rule=UNAPPLIED,
+            amount=amount,
+            currency=inv.currency,
+            reason=RefundReason.BILLING_ERROR,
+        )
+    return refund_execute(refund=refund, now=now)
 
 
 def refunds_retry(*, now: datetime) -> int:

@@ -11,6 +11,7 @@ from subscriptions.models import (
     ContractChangeRequest,
     Currency,
     Invoice,
+    InvoiceKind,
     InvoiceStatus,
     Plan,
     Price,
@@ -58,7 +59,12 @@ def invoice_for_user(*, user: User, number: str) -> Invoice | None:
 
 
 def invoices_open(*, user: User) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(user=user, status=InvoiceStatus.OPEN).order_by("issued_at")
+    """What the customer can pay: a change's invoice still being settled is not one."""
+    return (
+        Invoice.objects.filter(user=user, status=InvoiceStatus.OPEN)
+        .exclude(kind=InvoiceKind.PRORATION)
+        .order_by("issued_at")
+    )
 
 
 def trial_days_left(subscription: Subscription, *, now: datetime) -> int:

@@ -872,8 +872,9 @@ def _raise_if_failed(attempt: PaymentAttempt) -> None:
 
 
 def invoice_pay_now(*, user: User, invoice: Invoice, now: datetime) -> PaymentAttempt:
-    """The customer's "pay now" (after updating the card): charge the open invoice at once."""
-    if invoice.user_id != user.pk:
+    """The customer's "pay now" (after updating the card): charge the open invoice at once.
+    A change's invoice is paid only by the change itself."""
+    if invoice.user_id != user.pk or invoice.kind == InvoiceKind.PRORATION:
         raise SubscriptionError(_("This invoice cannot be paid."))
     attempt = invoice_charge(invoice=invoice, trigger="customer", now=now)
     _raise_if_failed(attempt)
@@ -1065,8 +1066,18 @@ def billing_run(*, now: datetime) -> dict[str, int]:
         ),
         (
             "retried",
-            Invoice.objects.filter(status=InvoiceStatus.OPEN, next_retry_at__lte=now),
+            Invoice.objects.filter(status=InvoiceStatus.OPEN, next_retry_at__lte=now).exclude(
+                kind=InvoiceKind.PRORATION
+            ),
             lambda invoice: invoice_charge(invoice=invoice, trigger="retry", now=now),
+        ),
+        # A change's payment is never sent again: whether Stripe took it is looked up.
+        (
+            "changes_settled",
+            Invoice.objects.filter(
+                status=InvoiceStatus.OPEN, kind=InvoiceKind.PRORATION, next_retry_at__lte=now
+            ),
+            lambda invoice: changes.change_payment_settle(invoice=invoice, now=now),
         ),
         # 002/004: reminders 7 days before a yearly renewal, 3 before a monthly one.
         *[

@@ -224,6 +224,20 @@ def payment_charge(
     return _result(intent)
 
 
+def payment_find(*, customer_id: str, attempt_id: int) -> PaymentResult | None:
+    """The PaymentIntent an attempt created, if Stripe has one (found by the attempt's id in
+    its metadata, among the customer's latest), else None: no money moved for it."""
+    try:
+        intents = stripe.PaymentIntent.list(customer=customer_id, limit=100)
+    except stripe.StripeError as exc:
+        raise _unavailable(exc) from exc
+    for intent in intents.data:
+        metadata = intent.to_dict().get("metadata") or {}
+        if metadata.get("portal_attempt") == str(attempt_id):
+            return _result(intent)
+    return None
+
+
 def payment_retrieve(payment_intent_id: str) -> PaymentResult:
     try:
         return _result(stripe.PaymentIntent.retrieve(payment_intent_id))

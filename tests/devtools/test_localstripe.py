@@ -160,6 +160,28 @@ def test_off_session_payment_on_a_saved_card(localstripe: LocalStripe) -> None:
     assert stripe.BalanceTransaction.retrieve(charge.balance_transaction.id).currency == "eur"
 
 
+def test_payment_intents_are_listed_per_customer_newest_first(localstripe: LocalStripe) -> None:
+    first, first_card = _customer_with_card()
+    other, other_card = _customer_with_card()
+    made = [
+        stripe.PaymentIntent.create(
+            amount=amount,
+            currency="eur",
+            customer=customer.id,
+            payment_method=card.id,
+            off_session=True,
+            confirm=True,
+            metadata={"portal_attempt": str(amount)},
+        )
+        for amount, customer, card in ((100, first, first_card), (200, other, other_card))
+    ]
+
+    listed = stripe.PaymentIntent.list(customer=first.id, limit=100)
+
+    assert [intent.id for intent in listed.data] == [made[0].id]
+    assert listed.data[0].metadata["portal_attempt"] == "100"
+
+
 def test_card_declined_at_charge_raises_card_error(localstripe: LocalStripe) -> None:
     customer, method = _customer_with_card("pm_card_chargeCustomerFail")
 

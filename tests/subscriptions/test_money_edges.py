@@ -536,3 +536,76 @@ def test_a_refund_being_sent_counts_as_given_back_and_a_cut_off_one_is_sent_agai
     assert (row.status, row.attempts) == (RefundStatus.SUCCEEDED, 2)
     charge = stripe.Charge.retrieve(Invoice.objects.get().stripe_charge_id)
     assert charge.amount_refunded == row.amount == 40833
+
+
+# --- a change whose payment Stripe did not answer (004) ---------------------------------------
+
+
+def _timeout(real=None):
+    def charge(**kwargs):
+        if real is not None:
+            real(**kwargs)  # Stripe takes the money; the answer is lost on the way back
+        raise gateway.GatewayError("The payment service is unavailable, please try again.")
+
+    return charge
+
+
+def test_an_upgrade_stripe_took_without_answering_is_found_and_refunded_in_full(
+    customer, catalog, add_card, monkeypatch, mailoutbox
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+    target = price("premium", "month")
+    monkeypatch.setattr(gateway, "payment_charge", _timeout(real=gateway.payment_charge))
+    with pytest.raises(services.SubscriptionError, match="nothing was changed"):
+        change(customer, sub, target, at)
+    invoice = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (invoice.status, invoice.next_retry_at) == (
+        InvoiceStatus.OPEN,
+        at + timedelta(minutes=15),
+    )
+    with pytest.raises(services.SubscriptionError, match="in progress"):
+        change(customer, sub, target, at + timedelta(minutes=1))
+    with pytest.raises(services.SubscriptionError, match="cannot be paid"):
+        services.invoice_pay_now(user=customer, invoice=invoice, now=at + timedelta(minutes=2))
+
+    services.billing_run(now=at + timedelta(minutes=15))
+
+    invoice.refresh_from_db()
+    refund = RefundRequest.objects.get(invoice=invoice)
+    assert invoice.status == InvoiceStatus.PAID
+    assert invoice.attempts.count() == 1  # looked up, never sent again
+    assert (refund.rule, refund.amount, refund.status) == (
+        "unapplied_change",
+        invoice.total,  # tax included: nothing was delivered for it
+        RefundStatus.SUCCEEDED,
+    )
+    assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == invoice.total
+    sub.refresh_from_db()
+    assert sub.plan.code == "pro"
+    total = format_money(invoice.total, "EUR", "fr")
+    assert f"Nous avons remboursé {total} pour la facture {invoice.number}" in mailoutbox[-1].body
+
+
+def test_an_upgrade_that_never_reached_stripe_is_voided_and_can_be_made_again(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+    target = price("premium", "month")
+    real = gateway.payment_charge
+    monkeypatch.setattr(gateway, "payment_charge", _timeout())
+    with pytest.raises(services.SubscriptionError, match="nothing was changed"):
+        change(customer, sub, target, at)
+    monkeypatch.setattr(gateway, "payment_charge", real)
+
+    services.billing_run(now=at + timedelta(minutes=15))
+
+    lost = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert lost.status == InvoiceStatus.VOID
+    assert not RefundRequest.objects.exists()
+    later = at + timedelta(minutes=20)
+    sub = change(customer, sub, target, later)
+    assert sub.plan.code == "premium"
+    paid = Invoice.objects.get(kind=InvoiceKind.PRORATION, status=InvoiceStatus.PAID)
+    assert stripe.Charge.retrieve(paid.stripe_charge_id).amount == paid.total
