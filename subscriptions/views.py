@@ -402,7 +402,13 @@ def _refund_sentence(request: HttpRequest, quote: policy.RefundQuote | None) -> 
 @require_POST
 def cancel_confirm(request: HttpRequest) -> HttpResponse:
     """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
-    subscription = _live_subscription(request)
+    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    if subscription is None:
+        # Confirmed twice with the full refund (double click, second tab): already ended.
+        messages.info(
+            request, _("Your subscription has ended. Your data stays readable and exportable.")
+        )
+        return redirect("subscriptions:detail")
     now = timezone.now()
     try:
         shown = quotes.read(

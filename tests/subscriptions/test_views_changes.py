@@ -164,6 +164,13 @@ def test_within_the_guarantee_the_summary_offers_the_full_refund_as_a_second_but
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.CANCELED
     assert RefundRequest.objects.get().amount == 4900
+    # A second click (double click, second tab) says where things stand; nothing more.
+    again = customer_client.post(
+        "/en/account/cancel/confirm/", {"reason": "", "full_refund": "1"}, follow=True
+    )
+    assert again.status_code == 200
+    assert "Your subscription has ended." in again.content.decode()
+    assert RefundRequest.objects.count() == 1
 
 
 def test_keep_my_subscription_in_one_click(customer_client, subscribed):
