@@ -404,6 +404,9 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
     """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
     subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
     if subscription is None:
+        latest = selectors.subscription_current(user=request.user)  # type: ignore[arg-type]
+        if latest is None or latest.status != SubscriptionStatus.CANCELED:
+            return redirect("subscriptions:cancel")  # which says there is nothing to cancel
         # Confirmed twice with the full refund (double click, second tab): already ended.
         messages.info(
             request, _("Your subscription has ended. Your data stays readable and exportable.")
