@@ -1,6 +1,5 @@
 """Staff answer tickets in the admin: overdue first, replies e-mailed in the customer's language."""
 
-import importlib
 import re
 from datetime import timedelta
 
@@ -211,14 +210,6 @@ def test_staff_without_the_user_delete_permission_cannot_delete_accounts(client,
     assert client.post(f"{CHANGELIST}{ticket.pk}/account-delete/").status_code == 403
 
 
-def _account_delete_exists():
-    try:
-        return hasattr(importlib.import_module("privacy.services"), "account_delete")
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _account_delete_exists(), reason="privacy.services.account_delete not yet")
 @pytest.mark.django_db(transaction=True)
 def test_confirming_deletes_the_customers_account_and_closes_the_ticket(
     admin_client, admin_user, customer, mailoutbox
@@ -239,7 +230,6 @@ def test_confirming_deletes_the_customers_account_and_closes_the_ticket(
     assert "This account was already deleted." in again.content.decode()
 
 
-@pytest.mark.skipif(not _account_delete_exists(), reason="privacy.services.account_delete not yet")
 def test_a_staff_account_is_not_deleted_from_a_ticket(admin_client):
     staff = UserFactory(is_staff=True)
     ticket = deletion_ticket(staff)
