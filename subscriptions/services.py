@@ -331,8 +331,22 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
             live.plan = price.plan
             live.price = price
             live.currency = price.currency
+            if live.cancel_at is not None:
+                # Choosing a plan after cancelling the trial is asking to continue after all.
+                live.cancel_at = live.cancel_requested_at = None
+                live.cancel_reason = ""
+                audit(user=user, kind="cancellation_undone", subscription=live, charged=0)
             live.save(
-                update_fields=["plan", "price", "currency", "trial_ends_at", "next_billing_at"]
+                update_fields=[
+                    "plan",
+                    "price",
+                    "currency",
+                    "trial_ends_at",
+                    "next_billing_at",
+                    "cancel_at",
+                    "cancel_requested_at",
+                    "cancel_reason",
+                ]
             )
             TrialClaim.objects.filter(
                 email_hash=_email_hash(user.email), card_fingerprint=""

@@ -225,6 +225,24 @@ def test_a_kept_trial_that_had_a_plan_is_billed_at_its_end(customer, catalog, ad
     assert Invoice.objects.get().total == 5880
 
 
+def test_choosing_a_plan_after_cancelling_the_trial_continues_it_and_bills_at_its_end(
+    customer, catalog, add_card
+):
+    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub, _ = cancel(customer, sub, T0 + timedelta(days=1))
+    assert sub.cancel_at == sub.trial_ends_at
+    add_card(customer)
+    services.subscribe(user=customer, price=price("pro", "month"), now=T0 + timedelta(days=2))
+    sub.refresh_from_db()
+    assert sub.cancel_at is None
+
+    services.billing_run(now=sub.trial_ends_at)
+
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.ACTIVE
+    assert Invoice.objects.get().status == InvoiceStatus.PAID
+
+
 # --- a declined or doubled change (004) -----------------------------------------------------------
 
 
