@@ -233,29 +233,38 @@ async def _unregister_webhook(request: web.Request) -> web.Response:
     return web.Response()
 
 
-async def _list_payment_intents(request: web.Request) -> web.Response:
-    """Stripe's ``GET /v1/payment_intents?customer=``, newest first: localstripe refuses the
-    filter, and the portal uses it to learn whether a charge it never heard back from exists."""
+def _filtered_list(request: web.Request, kind: str, field: str) -> web.Response:
+    """Stripe's ``GET /v1/<kind>s?<field>=``, newest first: localstripe refuses the filter,
+    and the portal uses it to learn whether a charge or a refund it never heard back about
+    exists (by the attempt's or the refund's id in the metadata)."""
     ls = _localstripe()
-    customer = request.query.get("customer")
+    wanted = request.query.get(field)
     try:
         limit = max(1, min(100, int(request.query.get("limit", "10"))))
     except ValueError as exc:
         raise ls.UserError(400, "Invalid limit") from exc
-    intents = [
+    found = [
         value
         for key, value in ls.resources.store.items()
-        if key.startswith("payment_intent:") and customer in (None, value.customer)
+        if key.startswith(f"{kind}:") and wanted in (None, getattr(value, field, None))
     ]
-    intents.sort(key=lambda intent: intent.created, reverse=True)
+    found.sort(key=lambda obj: obj.created, reverse=True)
     return _json(
         {
             "object": "list",
-            "url": "/v1/payment_intents",
-            "has_more": len(intents) > limit,
-            "data": [intent._export() for intent in intents[:limit]],
+            "url": f"/v1/{kind}s",
+            "has_more": len(found) > limit,
+            "data": [obj._export() for obj in found[:limit]],
         }
     )
+
+
+async def _list_payment_intents(request: web.Request) -> web.Response:
+    return _filtered_list(request, "payment_intent", "customer")
+
+
+async def _list_refunds(request: web.Request) -> web.Response:
+    return _filtered_list(request, "refund", "charge")
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -305,6 +314,7 @@ def build_app() -> web.Application:
     app.router.add_delete("/_config/webhooks/{id}", _unregister_webhook)
     app.router.add_get("/_config/health", _health)
     app.router.add_get("/v1/payment_intents", _list_payment_intents)
+    app.router.add_get("/v1/refunds", _list_refunds)
     # localstripe's module-level app can only ever run on one event loop: copy its routes
     # (already wrapped as coroutines, in their original order) instead of reusing it.
     for route in ls.server.app.router.routes():

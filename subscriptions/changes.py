@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -34,6 +35,7 @@ from subscriptions.models import (
 )
 from subscriptions.services import (
     INTERVAL_WORDS,
+    STALE_ATTEMPT,
     STRIPE_UNREACHABLE_RETRY,
     SubscriptionError,
     _invoice_issue,
@@ -182,6 +184,7 @@ def plan_change(
                 price=target,
                 lines=[(_change_line(old_price, target), quote.amount_due)],
             )
+            _settle_later(invoice, now)
     if invoice is not None:
         attempt = _charge_or_void(invoice, trigger="plan_change", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
@@ -233,6 +236,13 @@ def _refuse_if_charging(subscription: Subscription, since: datetime) -> None:
 SETTLE_DELAY = timedelta(minutes=15)
 
 
+def _settle_later(invoice: Invoice, now: datetime) -> None:
+    """Set when a change's invoice is issued: should the worker die while Stripe is asked,
+    the billing run looks the payment up (never sends it again)."""
+    invoice.next_retry_at = now + SETTLE_DELAY
+    invoice.save(update_fields=["next_retry_at"])
+
+
 def _charge_or_void(invoice: Invoice, *, trigger: str, now: datetime) -> PaymentAttempt:
     """Charge a change's invoice while the customer waits: declined, it is void (no dunning)
     and the change does not happen. When Stripe did not answer, nobody can tell yet whether
@@ -282,8 +292,13 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
         return False
     account = BillingAccount.objects.filter(user__invoices=inv).first()
     if attempt is None or account is None or not account.stripe_customer_id:
-        _void(inv)
+        _keep_undone(inv, now)
+        _void(inv)  # the worker died before asking Stripe: nothing was charged
         return True
+    if attempt.status == AttemptStatus.PENDING and attempt.created_at > timezone.now() - (
+        STALE_ATTEMPT
+    ):
+        return False  # still being asked
     try:
         found = gateway.payment_find(customer_id=account.stripe_customer_id, attempt_id=attempt.pk)
     except gateway.GatewayError:
@@ -292,6 +307,7 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
     if found is not None and found.status == "processing":
         Invoice.objects.filter(pk=inv.pk).update(next_retry_at=now + STRIPE_UNREACHABLE_RETRY)
         return False
+    _keep_undone(inv, now)
     if found is None or found.status != "succeeded":
         _void(inv)
         PaymentAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.PENDING).update(
@@ -303,7 +319,7 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(
             status=AttemptStatus.FAILED, failure_code="unavailable"
         )
-    payment_result_apply(attempt=attempt, result=found, now=now)
+    payment_result_apply(attempt=attempt, result=found, now=now, quiet=True)
     audit(
         user=inv.user,
         kind="change_payment_found",
@@ -313,6 +329,23 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
     )
     refunds.unapplied_change_refund(invoice=inv, now=now)
     return True
+
+
+HELD_REASON = "Subscription kept before the refund was made."
+
+
+def _keep_undone(invoice: Invoice, now: datetime) -> None:
+    """A "keep my subscription" whose charge-back was never confirmed did not happen: its
+    refunds are no longer marked charged back, and those it held are sent again."""
+    RefundRequest.objects.filter(charged_back_by=invoice).update(charged_back_by=None)
+    if invoice.subscription_id is None:
+        return
+    RefundRequest.objects.filter(
+        subscription_id=invoice.subscription_id,
+        status=RefundStatus.REJECTED,
+        decision_reason=HELD_REASON,
+        decided_at__gte=invoice.issued_at,
+    ).update(status=RefundStatus.FAILED, next_attempt_at=now, decided_at=None, decision_reason="")
 
 
 def _switch_now(
@@ -511,6 +544,22 @@ def cancellation_confirm(
 def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) -> Subscription:
     """ "Keep my subscription": one click, until the end date. Months already refunded on
     cancelling are charged again, as the page says before the click."""
+    # A refund that got no answer from Stripe may have been made all the same: found, it is
+    # recorded (and charged again below) rather than held as never sent.
+    unanswered = RefundRequest.objects.filter(
+        subscription=subscription,
+        subscription__user=user,
+        status=RefundStatus.FAILED,
+        attempts__gt=0,
+        ends_at=subscription.cancel_at,
+    )
+    for refund in unanswered:
+        try:
+            refunds.refund_made_already(refund=refund, now=now)
+        except gateway.GatewayError as exc:
+            raise SubscriptionError(
+                _("The payment service is unavailable, please try again in a few minutes.")
+            ) from exc
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",))
@@ -530,7 +579,7 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
             status=RefundStatus.REJECTED,
             next_attempt_at=None,
             decided_at=now,
-            decision_reason="Subscription kept before the refund was made.",
+            decision_reason=HELD_REASON,
         )
         charged_back = refunds_to_charge_back(sub)
         amount = sum(r.amount for r in charged_back)
@@ -552,6 +601,7 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 ],
                 untaxed=True,
             )
+            _settle_later(invoice, now)
             # Marked now, under the lock: a second click finds nothing left to charge again.
             RefundRequest.objects.filter(pk__in=[r.pk for r in charged_back]).update(
                 charged_back_by=invoice
@@ -640,9 +690,9 @@ def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
         sub.next_billing_at = None
         sub.save(update_fields=["status", "ended_at", "next_billing_at"])
         pending_changes_close(sub)
-        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).update(
-            status=InvoiceStatus.VOID, next_retry_at=None
-        )
+        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).exclude(
+            kind=InvoiceKind.PRORATION  # a change's payment is settled by the billing run
+        ).update(status=InvoiceStatus.VOID, next_retry_at=None)
         audit(user=sub.user, kind="subscription_ended", subscription=sub, why="cancellation")
     return True
 
@@ -790,6 +840,7 @@ def _approved_now(
                     )
                 ],
             )
+            _settle_later(invoice, now)
         attempt = _charge_or_void(invoice, trigger="contract_change", now=now)
         if attempt.status != AttemptStatus.SUCCEEDED:
             ContractChangeRequest.objects.filter(pk=change.pk).update(

@@ -584,10 +584,11 @@ class RefundRequest(models.Model):
         verbose_name_plural = _("refund requests")
         permissions = [("decide_refund", _("Can decide refunds"))]
         constraints = [
-            # One refund per payment, ever, whatever is clicked twice or from two tabs.
+            # One refund per payment, ever, whatever is clicked twice or from two tabs; a
+            # refund charged again ("keep my subscription") gives the payment back its due.
             models.UniqueConstraint(
                 fields=["invoice"],
-                condition=~models.Q(status="rejected"),
+                condition=~models.Q(status="rejected") & models.Q(charged_back_by__isnull=True),
                 name="refund_one_per_payment",
             )
         ]

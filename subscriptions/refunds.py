@@ -207,7 +207,7 @@ def payments_refund(
             .order_by("paid_at", "pk")
         )
     requested = set(
-        RefundRequest.objects.filter(invoice__in=payments)
+        RefundRequest.objects.filter(invoice__in=payments, charged_back_by__isnull=True)
         .exclude(status=RefundStatus.REJECTED)
         .values_list("invoice_id", flat=True)
     )
@@ -215,10 +215,12 @@ def payments_refund(
     for payment in payments:
         if payment.pk in requested:
             continue
-        if payment.pk == main.pk and raw.rule != "guarantee":
-            amount = raw.amount
-        elif raw.rule in ("guarantee", "renewal_grace"):
+        if raw.rule in ("guarantee", "renewal_grace"):
             amount = payment.total - payment.tax  # the service ends now: all of it
+        elif payment.pk == main.pk:
+            # Months already refunded on it (and charged again on keeping the subscription,
+            # by a later payment refunded below) are not refunded twice.
+            amount = raw.amount - payment.amount_refunded
         else:
             amount = policy.later_charge_refund(_charge(payment), service_ends=raw.ends_at or now)
         amount = min(amount, refundable_left(payment))
@@ -254,6 +256,20 @@ def refund_quote_for(
     return policy.RefundQuote(amount, invoice.currency, result.quote.rule, result.quote.ends_at)
 
 
+def cancellation_refunds(subscription: Subscription) -> list[RefundRequest]:
+    """The refunds made when this subscription's cancellation was recorded."""
+    if subscription.cancel_at is None:
+        return []
+    return list(
+        RefundRequest.objects.filter(
+            subscription=subscription,
+            reason=RefundReason.CANCELLATION,
+            ends_at=subscription.cancel_at,
+            charged_back_by__isnull=True,
+        ).exclude(status=RefundStatus.REJECTED)
+    )
+
+
 def total(rows: list[RefundRequest]) -> policy.RefundQuote | None:
     """The refunds made together (one per payment of a period), as the customer sees them:
     one amount. None when there are none."""
@@ -272,8 +288,11 @@ def explain(quote: policy.RefundQuote, user: User) -> str:
 
 
 def existing_request(invoice: Invoice) -> RefundRequest | None:
+    """The refund standing on this payment: not rejected, and not charged again since."""
     return (
-        RefundRequest.objects.filter(invoice=invoice).exclude(status=RefundStatus.REJECTED).first()
+        RefundRequest.objects.filter(invoice=invoice, charged_back_by__isnull=True)
+        .exclude(status=RefundStatus.REJECTED)
+        .first()
     )
 
 
@@ -420,9 +439,9 @@ def _subscription_end(
         sub.status = SubscriptionStatus.CANCELED
         sub.ended_at = now
         fields += ["status", "ended_at"]
-        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).update(
-            status=InvoiceStatus.VOID, next_retry_at=None
-        )
+        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).exclude(
+            kind=InvoiceKind.PRORATION  # a change's payment is settled by the billing run
+        ).update(status=InvoiceStatus.VOID, next_retry_at=None)
     sub.save(update_fields=fields)
     if ends_at <= now:
         pending_changes_close(sub)
@@ -440,7 +459,13 @@ def _subscription_end(
 
 def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
     """Ask Stripe for the money back, once: the row is locked, its id is the idempotency key,
-    and the amount is checked against what is left of the charge."""
+    and the amount is checked against what is left of the charge. A request asked before
+    without an answer is first looked up at Stripe: made, it is recorded, not sent again."""
+    try:
+        if refund_made_already(refund=refund, now=now):
+            return RefundRequest.objects.get(pk=refund.pk)
+    except gateway.GatewayError as exc:
+        return _retry_later(refund, exc, now)
     with transaction.atomic():
         ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
         if ref.status not in (RefundStatus.PROCESSING, RefundStatus.FAILED) or ref.stripe_refund_id:
@@ -481,21 +506,7 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
             metadata={"portal_refund": str(ref.pk), "portal_invoice": inv.number},
         )
     except gateway.GatewayError as exc:
-        with transaction.atomic():
-            ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
-            delay = RETRY_DELAYS[min(ref.attempts, len(RETRY_DELAYS)) - 1]
-            ref.status = RefundStatus.FAILED
-            ref.last_error = exc.message[:255]
-            ref.next_attempt_at = now + delay
-            ref.save(update_fields=["status", "last_error", "next_attempt_at"])
-            audit(
-                user=ref.user,
-                kind="refund_failed",
-                subscription=ref.subscription,
-                invoice=inv.number,
-                error=exc.code,
-            )
-        return ref
+        return _retry_later(ref, exc, now)
     try:
         # Stripe's own total, this refund included: `charge.refunded` may have been applied
         # already, and must not be counted twice.
@@ -509,6 +520,57 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
         _refund_succeeded(ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total)
     return ref
+
+
+def _retry_later(refund: RefundRequest, exc: gateway.GatewayError, now: datetime) -> RefundRequest:
+    """Stripe could not be reached: "failed, retrying" for the customer and staff."""
+    with transaction.atomic():
+        ref = (
+            RefundRequest.objects.select_for_update(of=("self",))
+            .select_related("invoice")
+            .get(pk=refund.pk)
+        )
+        if ref.status == RefundStatus.SUCCEEDED:
+            return ref
+        delay = RETRY_DELAYS[max(0, min(ref.attempts, len(RETRY_DELAYS)) - 1)]
+        ref.status = RefundStatus.FAILED
+        ref.last_error = exc.message[:255]
+        ref.next_attempt_at = now + delay
+        ref.save(update_fields=["status", "last_error", "next_attempt_at"])
+        audit(
+            user=ref.user,
+            kind="refund_failed",
+            subscription=ref.subscription,
+            invoice=ref.invoice.number,
+            error=exc.code,
+        )
+    return ref
+
+
+def refund_made_already(*, refund: RefundRequest, now: datetime) -> bool:
+    """A request sent before without an answer (a timeout, a worker that died): if Stripe
+    made it, it is recorded now (the `charge.refunded` webhook may have counted it already,
+    which must not block it). Raises GatewayError when Stripe cannot tell."""
+    ref = RefundRequest.objects.select_related("invoice").get(pk=refund.pk)
+    pending = (RefundStatus.PROCESSING, RefundStatus.FAILED)
+    if ref.attempts == 0 or ref.stripe_refund_id or ref.status not in pending:
+        return False
+    charge_id = ref.invoice.stripe_charge_id
+    stripe_id = gateway.refund_find(charge_id=charge_id, refund_request_id=ref.pk)
+    if stripe_id is None:
+        return False
+    try:
+        stripe_total: int | None = gateway.charge_amount_refunded(charge_id)
+    except gateway.GatewayError:
+        stripe_total = None
+    with transaction.atomic():
+        ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        if ref.status != RefundStatus.SUCCEEDED:
+            inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
+            _refund_succeeded(
+                ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total
+            )
+    return True
 
 
 def _refund_succeeded(

@@ -599,6 +599,9 @@ UNATTENDED_TRIGGERS = ("renewal", "retry", "trial_end")
 def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentAttempt:
     """Charge an open invoice on the saved card, once: the attempt row is created under the
     invoice's lock and gives the idempotency key, so two workers never charge twice."""
+    settled = _unanswered_try_settled(invoice, now)
+    if settled is not None:
+        return settled
     with transaction.atomic():
         inv = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
         last = inv.attempts.order_by("-number").first()
@@ -682,6 +685,31 @@ STRIPE_UNREACHABLE_RETRY = timedelta(hours=1)
 STALE_ATTEMPT = timedelta(minutes=10)
 
 
+def _unanswered_try_settled(invoice: Invoice, now: datetime) -> PaymentAttempt | None:
+    """Before a try on another card: did Stripe take the last try, which got no answer? Then
+    that is the payment (never a second one). None: go on and charge."""
+    last = invoice.attempts.order_by("-number").first()
+    if last is None or not _may_have_reached_stripe(last):
+        return None
+    account = BillingAccount.objects.filter(user__invoices=invoice).first()
+    if account is None or not account.stripe_customer_id:
+        return None
+    if last.payment_method_id == account.payment_method_id:
+        return None  # the same card: sent again under the same key below
+    try:
+        found = gateway.payment_find(customer_id=account.stripe_customer_id, attempt_id=last.pk)
+    except gateway.GatewayError:
+        return None  # Stripe cannot tell: the charge below cannot reach it either
+    if found is None or found.status not in ("succeeded", "processing"):
+        return None
+    if found.status == "processing":
+        return last
+    PaymentAttempt.objects.filter(pk=last.pk, status=AttemptStatus.PENDING).update(
+        status=AttemptStatus.FAILED, failure_code="unavailable"
+    )
+    return payment_result_apply(attempt=last, result=found, now=now)
+
+
 def _checkout_waiting(invoice: Invoice) -> bool:
     """A first invoice while the customer is on the checkout page: never charged unattended."""
     return (
@@ -725,9 +753,11 @@ def _attempt_unreachable(*, attempt: PaymentAttempt, message: str, now: datetime
 
 
 def payment_result_apply(
-    *, attempt: PaymentAttempt, result: gateway.PaymentResult, now: datetime
+    *, attempt: PaymentAttempt, result: gateway.PaymentResult, now: datetime, quiet: bool = False
 ) -> PaymentAttempt:
-    """Record what Stripe said about an attempt; replaying the same result changes nothing."""
+    """Record what Stripe said about an attempt; replaying the same result changes nothing.
+    `quiet` records a payment found late for a change that was not made (it is refunded):
+    no receipt, and the subscription is left as it is."""
     with transaction.atomic():
         att = (
             PaymentAttempt.objects.select_for_update(of=("self",))
@@ -750,7 +780,7 @@ def payment_result_apply(
         if result.status == "succeeded":
             att.status = AttemptStatus.SUCCEEDED
             att.save(update_fields=["status", "payment_intent_id"])
-            _invoice_paid(invoice=inv, charge_id=result.charge_id, now=now)
+            _invoice_paid(invoice=inv, charge_id=result.charge_id, now=now, quiet=quiet)
         elif result.status in ("requires_action", "requires_confirmation"):
             if att.status == AttemptStatus.REQUIRES_ACTION:
                 return att
@@ -773,7 +803,7 @@ def payment_result_apply(
     return att
 
 
-def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime) -> None:
+def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: bool = False) -> None:
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = now
     invoice.next_retry_at = None
@@ -787,6 +817,17 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime) -> None:
             "stripe_payment_intent_id",
         ]
     )
+    if quiet:
+        audit(
+            user=invoice.user,
+            kind="payment_succeeded",
+            subscription=invoice.subscription,
+            invoice=invoice.number,
+            amount=invoice.total,
+            currency=invoice.currency,
+            late=True,
+        )
+        return
     sub = (
         Subscription.objects.select_for_update(of=("self",))
         .select_related("user", "price")
@@ -899,11 +940,16 @@ def payment_intent_sync(*, payment_intent_id: str, now: datetime) -> PaymentAtte
     """Webhooks and the authentication page: re-read the PaymentIntent and apply it."""
     attempt = (
         PaymentAttempt.objects.filter(payment_intent_id=payment_intent_id)
+        .select_related("invoice")
         .order_by("-number")
         .first()
     )
     if attempt is None:
         return None
+    if attempt.invoice.kind == InvoiceKind.PRORATION:
+        # A change's payment is settled by the change itself, or looked up by the billing
+        # run (then refunded, the change not being made): never by a webhook on its own.
+        return attempt
     result = gateway.payment_retrieve(payment_intent_id)
     if attempt.status == AttemptStatus.REQUIRES_ACTION and result.status == "requires_action":
         return attempt

@@ -417,10 +417,9 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
         shown = quotes.read(
             request.POST.get("quote", ""), what="cancel", pk=subscription.pk, now=now
         )
-        quotes.check(
-            shown,
-            _cancel_summary(changes.cancellation_quote(subscription=subscription, now=shown.at)),
-        )
+        if subscription.cancel_at is None:  # confirmed twice: recorded once, shown again
+            then = changes.cancellation_quote(subscription=subscription, now=shown.at)
+            quotes.check(shown, _cancel_summary(then))
         sub, refunded = changes.cancellation_confirm(
             user=request.user,  # type: ignore[arg-type]
             subscription=subscription,
@@ -434,7 +433,7 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("subscriptions:cancel")
     context = {
         "subscription": sub,
-        "refund": refunds.total(refunded),
+        "refund": refunds.total(refunded or refunds.cancellation_refunds(sub)),
         "charge_back": changes.refund_to_charge_back(sub),
     }
     return TemplateResponse(request, "subscriptions/cancel_done.html", context)

@@ -254,6 +254,20 @@ def charge_amount_refunded(charge_id: str) -> int:
     return int(getattr(charge, "amount_refunded", 0) or 0)
 
 
+def refund_find(*, charge_id: str, refund_request_id: int) -> str | None:
+    """The Stripe refund a portal refund request made, if any (by its id in the metadata):
+    a request cut off mid-call may have been refunded without our hearing back."""
+    try:
+        found = stripe.Refund.list(charge=charge_id, limit=100)
+    except stripe.StripeError as exc:
+        raise _unavailable(exc) from exc
+    for refund in found.data:
+        metadata = refund.to_dict().get("metadata") or {}
+        if metadata.get("portal_refund") == str(refund_request_id):
+            return str(refund.id)
+    return None
+
+
 def refund_create(
     *, charge_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]
 ) -> str:

@@ -50,7 +50,7 @@ def last_day(deadline: datetime | None) -> str:
 @register.filter
 def line_text(description: str) -> str:
     """An invoice line is stored in both languages, "English / Français" (the invoice is a
-    legal record that must not change with a setting): shown in the page's language."""
+    legal record): shown in the language of the page, or of the PDF, the customer reads."""
     english, separator, french = description.partition(" / ")
     if not separator:
         return description

@@ -627,3 +627,161 @@ def test_an_upgrade_that_never_reached_stripe_is_voided_and_can_be_made_again(
     assert sub.plan.code == "premium"
     paid = Invoice.objects.get(kind=InvoiceKind.PRORATION, status=InvoiceStatus.PAID)
     assert stripe.Charge.retrieve(paid.stripe_charge_id).amount == paid.total
+
+
+# --- answers lost on the way back (004) ----------------------------------------------------------
+
+
+def _killed(real):
+    def charge(**kwargs):
+        real(**kwargs)  # Stripe takes the money, then the worker dies
+        raise RuntimeError("worker killed")
+
+    return charge
+
+
+def test_an_upgrade_whose_worker_died_is_settled_by_the_billing_run(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+    target = price("premium", "month")
+    real = gateway.payment_charge
+    monkeypatch.setattr(gateway, "payment_charge", _killed(real))
+    with time_machine.travel(at, tick=False), pytest.raises(RuntimeError):
+        change(customer, sub, target, at)
+    monkeypatch.setattr(gateway, "payment_charge", real)
+    invoice = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (invoice.status, invoice.next_retry_at) == (
+        InvoiceStatus.OPEN,
+        at + timedelta(minutes=15),
+    )
+
+    later = at + timedelta(minutes=15)
+    with time_machine.travel(later, tick=False):
+        services.billing_run(now=later)
+
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+    assert RefundRequest.objects.get(invoice=invoice).amount == invoice.total
+    sub = change(customer, sub, target, later + timedelta(minutes=1))  # no longer blocked
+    assert sub.plan.code == "premium"
+
+
+def test_a_change_payment_being_settled_survives_the_end_of_the_subscription(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+    monkeypatch.setattr(gateway, "payment_charge", _timeout(real=gateway.payment_charge))
+    with pytest.raises(services.SubscriptionError, match="nothing was changed"):
+        change(customer, sub, price("premium", "month"), at)
+    first = Invoice.objects.get(kind=InvoiceKind.FIRST)
+    refunds.refund_request_create(
+        user=customer,
+        invoice=first,
+        reason="changed_mind",
+        details="",
+        now=at + timedelta(minutes=5),
+    )
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.CANCELED
+    pending = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert pending.status == InvoiceStatus.OPEN
+
+    services.billing_run(now=at + timedelta(minutes=15))
+
+    assert RefundRequest.objects.get(invoice=pending).amount == pending.total
+
+
+def _refund_answer_lost(real):
+    def refund(**kwargs):
+        real(**kwargs)  # Stripe refunds; its answer never arrives
+        raise gateway.GatewayError("The payment service is unavailable, please try again.")
+
+    return refund
+
+
+def test_a_refund_made_without_an_answer_is_recorded_once_even_after_the_webhook(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 3, 15, tzinfo=UTC)
+    real = gateway.refund_create
+    monkeypatch.setattr(gateway, "refund_create", _refund_answer_lost(real))
+    sub, (refund,) = cancel(customer, sub, at)
+    assert refund.status == RefundStatus.FAILED
+    monkeypatch.setattr(gateway, "refund_create", real)
+    invoice = Invoice.objects.get()
+    services.charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=at)  # charge.refunded
+
+    refunds.refunds_retry(now=refund.next_attempt_at)
+
+    refund.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (refund.status, refund.amount) == (RefundStatus.SUCCEEDED, 40833)
+    assert invoice.amount_refunded == 40833
+    assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 40833
+
+
+def test_keeping_after_a_refund_made_without_an_answer_charges_it_back(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 3, 15, tzinfo=UTC)
+    monkeypatch.setattr(gateway, "refund_create", _refund_answer_lost(gateway.refund_create))
+    sub, (refund,) = cancel(customer, sub, at)
+    assert refund.status == RefundStatus.FAILED
+
+    changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
+
+    refund.refresh_from_db()
+    back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (refund.status, refund.charged_back_by) == (RefundStatus.SUCCEEDED, back)
+    assert back.total == 40833
+
+
+def test_the_guarantee_after_a_kept_cancellation_gives_back_everything_paid(
+    customer, catalog, add_card
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = T0 + timedelta(days=2)
+    sub, (refund,) = cancel(customer, sub, at)
+    assert refund.amount == 49000 * 11 // 12
+    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
+
+    later = at + timedelta(days=1)
+    quote = changes.cancellation_quote(subscription=sub, now=later)
+    assert quote.guarantee.amount == 49000  # the price before tax, all of it
+    sub, refunded = changes.cancellation_confirm(
+        user=customer, subscription=sub, reason="", now=later, full_refund=True
+    )
+    assert sum(r.amount for r in refunded) == 49000
+    first = Invoice.objects.get(kind=InvoiceKind.FIRST)
+    assert (
+        first.amount_refunded
+        + sum(i.amount_refunded for i in Invoice.objects.filter(kind=InvoiceKind.PRORATION))
+        == 49000 * 11 // 12 + 49000
+    )
+
+
+def test_a_new_card_after_a_renewal_cut_off_does_not_pay_it_twice(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    real = gateway.payment_charge
+    monkeypatch.setattr(gateway, "payment_charge", _killed(real))
+    services.billing_run(now=sub.next_billing_at)
+    monkeypatch.setattr(gateway, "payment_charge", real)
+    invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
+    assert invoice.attempts.get().status == AttemptStatus.PENDING
+
+    old_card = customer.billing.payment_method_id
+    assert add_card(customer).payment_method_id != old_card  # a new card
+    services.invoice_pay_now(user=customer, invoice=invoice, now=sub.next_billing_at)
+
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
+    assert invoice.attempts.count() == 1
+    charges = stripe.PaymentIntent.list(customer=customer.billing.stripe_customer_id, limit=100)
+    assert len([pi for pi in charges.data if pi.status == "succeeded"]) == 2  # first + renewal

@@ -144,6 +144,10 @@ def test_after_a_refunded_cancellation_the_keep_button_says_the_refund_is_charge
     assert f"{amount} is being refunded to your card" in html
     assert f"The {amount} refunded when you cancelled will be charged again." in html
     assert "Keep my subscription" in html
+    # A second click (double click, second tab) shows the same confirmation, nothing more.
+    again = customer_client.post("/en/account/cancel/confirm/", {"reason": "", "quote": token})
+    assert f"{amount} is being refunded to your card" in again.content.decode()
+    assert RefundRequest.objects.count() == 1
 
 
 def test_under_a_commitment_the_page_is_titled_turn_off_automatic_renewal(
