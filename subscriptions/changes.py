@@ -336,16 +336,34 @@ HELD_REASON = "Subscription kept before the refund was made."
 
 def _keep_undone(invoice: Invoice, now: datetime) -> None:
     """A "keep my subscription" whose charge-back was never confirmed did not happen: its
-    refunds are no longer marked charged back, and those it held are sent again."""
-    RefundRequest.objects.filter(charged_back_by=invoice).update(charged_back_by=None)
-    if invoice.subscription_id is None:
-        return
-    RefundRequest.objects.filter(
-        subscription_id=invoice.subscription_id,
-        status=RefundStatus.REJECTED,
-        decision_reason=HELD_REASON,
-        decided_at__gte=invoice.issued_at,
-    ).update(status=RefundStatus.FAILED, next_attempt_at=now, decided_at=None, decision_reason="")
+    refunds are no longer marked charged back, and those it held are sent again, unless a
+    refund asked since stands on the same payment (it was computed with them left out)."""
+    with transaction.atomic():
+        marked = list(RefundRequest.objects.select_for_update().filter(charged_back_by=invoice))
+        held = list(
+            RefundRequest.objects.select_for_update().filter(
+                subscription_id=invoice.subscription_id or 0,
+                status=RefundStatus.REJECTED,
+                decision_reason=HELD_REASON,
+                decided_at__gte=invoice.issued_at,
+            )
+        )
+        for refund in marked + held:
+            if refunds.existing_request(refund.invoice) is not None:
+                continue
+            if refund in held:
+                refund.status, refund.next_attempt_at = RefundStatus.FAILED, now
+                refund.decided_at, refund.decision_reason = None, ""
+            refund.charged_back_by = None
+            refund.save(
+                update_fields=[
+                    "status",
+                    "next_attempt_at",
+                    "decided_at",
+                    "decision_reason",
+                    "charged_back_by",
+                ]
+            )
 
 
 def _switch_now(

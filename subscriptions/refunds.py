@@ -206,24 +206,29 @@ def payments_refund(
             .select_related("price", "subscription", "user")
             .order_by("paid_at", "pk")
         )
-    requested = set(
-        RefundRequest.objects.filter(invoice__in=payments, charged_back_by__isnull=True)
-        .exclude(status=RefundStatus.REJECTED)
-        .values_list("invoice_id", flat=True)
+    standing = RefundRequest.objects.filter(invoice__in=payments).exclude(
+        status=RefundStatus.REJECTED
     )
+    requested = {r.invoice_id for r in standing if r.charged_back_by_id is None}
+    # Refunds charged again ("keep my subscription") were given back, or are on their way:
+    # what they took off a payment is not refunded twice.
+    committed: dict[int, int] = {}
+    for r in standing:
+        committed[r.invoice_id] = committed.get(r.invoice_id, 0) + r.amount
     parts = []
     for payment in payments:
         if payment.pk in requested:
             continue
+        already = max(payment.amount_refunded, committed.get(payment.pk, 0))
         if raw.rule in ("guarantee", "renewal_grace"):
             amount = payment.total - payment.tax  # the service ends now: all of it
         elif payment.pk == main.pk:
             # Months already refunded on it (and charged again on keeping the subscription,
             # by a later payment refunded below) are not refunded twice.
-            amount = raw.amount - payment.amount_refunded
+            amount = raw.amount - already
         else:
             amount = policy.later_charge_refund(_charge(payment), service_ends=raw.ends_at or now)
-        amount = min(amount, refundable_left(payment))
+        amount = min(amount, max(0, payment.total - payment.tax - already))
         if amount > 0:
             parts.append((payment, amount))
     total = sum(amount for _payment, amount in parts)
@@ -530,8 +535,8 @@ def _retry_later(refund: RefundRequest, exc: gateway.GatewayError, now: datetime
             .select_related("invoice")
             .get(pk=refund.pk)
         )
-        if ref.status == RefundStatus.SUCCEEDED:
-            return ref
+        if ref.status not in (RefundStatus.PROCESSING, RefundStatus.FAILED):
+            return ref  # made meanwhile, or held by "keep my subscription": left as it is
         delay = RETRY_DELAYS[max(0, min(ref.attempts, len(RETRY_DELAYS)) - 1)]
         ref.status = RefundStatus.FAILED
         ref.last_error = exc.message[:255]

@@ -417,7 +417,8 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
         shown = quotes.read(
             request.POST.get("quote", ""), what="cancel", pk=subscription.pk, now=now
         )
-        if subscription.cancel_at is None:  # confirmed twice: recorded once, shown again
+        full_refund = request.POST.get("full_refund") == "1"
+        if subscription.cancel_at is None or full_refund:  # else confirmed twice: shown again
             then = changes.cancellation_quote(subscription=subscription, now=shown.at)
             quotes.check(shown, _cancel_summary(then))
         sub, refunded = changes.cancellation_confirm(
@@ -425,7 +426,7 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
             subscription=subscription,
             reason=request.POST.get("reason", "").replace("\x00", ""),
             now=now,
-            full_refund=request.POST.get("full_refund") == "1",
+            full_refund=full_refund,
             quoted_at=shown.at,
         )
     except services.SubscriptionError as exc:

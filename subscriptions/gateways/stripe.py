@@ -263,9 +263,10 @@ def refund_find(*, charge_id: str, refund_request_id: int) -> str | None:
         raise _unavailable(exc) from exc
     for refund in found.data:
         metadata = refund.to_dict().get("metadata") or {}
-        if metadata.get("portal_refund") == str(refund_request_id):
+        made = getattr(refund, "status", "succeeded") in ("succeeded", "pending")
+        if made and metadata.get("portal_refund") == str(refund_request_id):
             return str(refund.id)
-    return None
+    return None  # none, or only failed or cancelled ones: it is to be sent again
 
 
 def refund_create(

@@ -785,3 +785,72 @@ def test_a_new_card_after_a_renewal_cut_off_does_not_pay_it_twice(
     assert invoice.attempts.count() == 1
     charges = stripe.PaymentIntent.list(customer=customer.billing.stripe_customer_id, limit=100)
     assert len([pi for pi in charges.data if pi.status == "succeeded"]) == 2  # first + renewal
+
+
+def test_a_refund_still_on_its_way_when_charged_back_is_not_refunded_twice(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 9, 15, tzinfo=UTC)  # the 8th month: 4 full months left
+    real = gateway.refund_create
+
+    def killed(**kwargs):
+        raise RuntimeError("worker killed before Stripe was asked")
+
+    monkeypatch.setattr(gateway, "refund_create", killed)
+    with pytest.raises(RuntimeError):
+        cancel(customer, sub, at)
+    monkeypatch.setattr(gateway, "refund_create", real)
+    first = RefundRequest.objects.get()
+    assert (first.status, first.amount) == (RefundStatus.PROCESSING, 49000 * 4 // 12)
+    sub.refresh_from_db()
+    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(minutes=1))
+
+    # Cancelled again: the months are refunded once, from the payment that charged them again.
+    again = at + timedelta(minutes=2)
+    assert changes.cancellation_quote(subscription=sub, now=again).refund.amount == first.amount
+    cancel(customer, sub, again)
+    refunds.refunds_retry(now=at + timedelta(minutes=10))  # the first one is sent at last
+
+    refunded = sum(
+        stripe.Charge.retrieve(i.stripe_charge_id).amount_refunded for i in Invoice.objects.all()
+    )
+    assert refunded == 2 * first.amount  # once for each payment of those months
+
+
+def test_a_refund_asked_while_a_keep_is_unsettled_is_not_undone_by_the_settlement(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "year")
+    at = datetime(2026, 3, 15, tzinfo=UTC)
+    sub, (refund,) = cancel(customer, sub, at)
+    real = gateway.payment_charge
+    monkeypatch.setattr(gateway, "payment_charge", _killed(real))
+    with time_machine.travel(at + timedelta(hours=1), tick=False), pytest.raises(RuntimeError):
+        changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
+    monkeypatch.setattr(gateway, "payment_charge", real)
+    keep = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    refund.refresh_from_db()
+    assert refund.charged_back_by == keep
+    # Meanwhile the customer asks staff to look at the first payment.
+    review = refunds.refund_request_create(
+        user=customer,
+        invoice=Invoice.objects.get(kind=InvoiceKind.FIRST),
+        reason="service_problem",
+        details="The export never worked",
+        now=at + timedelta(hours=1, minutes=5),
+    )
+    assert review.status == RefundStatus.REVIEW
+
+    settle_at = at + timedelta(hours=1, minutes=15)
+    with time_machine.travel(settle_at, tick=False):
+        done = services.billing_run(now=settle_at)
+
+    assert done["errors"] == 0
+    keep.refresh_from_db()
+    assert keep.status == InvoiceStatus.PAID
+    assert RefundRequest.objects.get(invoice=keep).amount == keep.total  # taken, so refunded
+    sub.refresh_from_db()
+    assert sub.cancel_at is not None  # the keep did not happen
+    refund.refresh_from_db()
+    assert refund.charged_back_by == keep  # left as it was: the review stands on that payment
