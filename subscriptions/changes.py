@@ -288,7 +288,16 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
     change was not made (the customer was told so). Never sent a second time."""
     inv = Invoice.objects.select_related("user").get(pk=invoice.pk)
     attempt = inv.attempts.order_by("-number").first()
-    if inv.status != InvoiceStatus.OPEN or inv.kind != InvoiceKind.PRORATION:
+    if inv.kind != InvoiceKind.PRORATION or inv.next_retry_at is None:
+        return False
+    if inv.status == InvoiceStatus.PAID:
+        # Paid, but the worker died before making the change: refunded in full, as if the
+        # payment had been found late.
+        _keep_undone(inv, now)
+        audit(user=inv.user, kind="change_payment_unapplied", invoice=inv.number)
+        refunds.unapplied_change_refund(invoice=inv, now=now)
+        return True
+    if inv.status != InvoiceStatus.OPEN:
         return False
     account = BillingAccount.objects.filter(user__invoices=inv).first()
     if attempt is None or account is None or not account.stripe_customer_id:
@@ -399,6 +408,8 @@ def _switch_now(
                 "next_billing_at",
             ]
         sub.save(update_fields=fields)
+        if invoice is not None:
+            Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None)  # settled
         audit(
             user=sub.user,
             actor=actor,
@@ -645,6 +656,8 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
             .select_related("user")
             .get(pk=subscription.pk)
         )
+        if invoice is not None:
+            Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None)  # settled
         sub.cancel_at = None
         sub.cancel_requested_at = None
         sub.cancel_reason = ""

@@ -616,6 +616,8 @@ def unapplied_change_refund(*, invoice: Invoice, now: datetime) -> RefundRequest
     the change was not made: refunded in full, tax included, at once (no rule applies)."""
     with transaction.atomic():
         inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        inv.next_retry_at = None  # settled: nothing more to look at
+        inv.save(update_fields=["next_retry_at"])
         existing = existing_request(inv)
         if existing is not None:
             return existing

@@ -806,7 +806,10 @@ def payment_result_apply(
 def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: bool = False) -> None:
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = now
-    invoice.next_retry_at = None
+    if invoice.kind != InvoiceKind.PRORATION:
+        # A change's invoice keeps its settle date until the change is made (or refunded):
+        # should the worker die in between, the billing run finds the payment unapplied.
+        invoice.next_retry_at = None
     invoice.stripe_charge_id = charge_id
     invoice.save(
         update_fields=[
@@ -1135,7 +1138,9 @@ def billing_run(*, now: datetime) -> dict[str, int]:
         (
             "changes_settled",
             Invoice.objects.filter(
-                status=InvoiceStatus.OPEN, kind=InvoiceKind.PRORATION, next_retry_at__lte=now
+                status__in=(InvoiceStatus.OPEN, InvoiceStatus.PAID),
+                kind=InvoiceKind.PRORATION,
+                next_retry_at__lte=now,
             ),
             lambda invoice: changes.change_payment_settle(invoice=invoice, now=now),
         ),

@@ -854,3 +854,33 @@ def test_a_refund_asked_while_a_keep_is_unsettled_is_not_undone_by_the_settlemen
     assert sub.cancel_at is not None  # the keep did not happen
     refund.refresh_from_db()
     assert refund.charged_back_by == keep  # left as it was: the review stands on that payment
+
+
+def test_an_upgrade_paid_but_never_made_is_refunded_by_the_billing_run(
+    customer, catalog, add_card, monkeypatch
+):
+    sub = subscribed(customer, add_card, "pro", "month")
+    at = T0 + timedelta(days=3)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("worker killed after the payment, before the switch")
+
+    monkeypatch.setattr(changes, "_switch_now", killed)
+    with pytest.raises(RuntimeError):
+        change(customer, sub, price("premium", "month"), at)
+    monkeypatch.undo()
+    paid = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert paid.status == InvoiceStatus.PAID
+    services.billing_run(now=at + timedelta(minutes=14))
+    assert not RefundRequest.objects.exists()  # it may still be switching
+
+    services.billing_run(now=at + timedelta(minutes=15))
+
+    refund = RefundRequest.objects.get(invoice=paid)
+    assert (refund.amount, refund.status) == (paid.total, RefundStatus.SUCCEEDED)
+    sub.refresh_from_db()
+    assert sub.plan.code == "pro"
+    paid.refresh_from_db()
+    assert paid.next_retry_at is None
+    services.billing_run(now=at + timedelta(hours=1))
+    assert RefundRequest.objects.count() == 1
