@@ -539,11 +539,9 @@ def _invoice_issue(
 INTERVAL_WORDS = {"month": ("monthly", "mensuel"), "year": ("yearly", "annuel")}
 
 
-def plan_line_for(price: Price, note: tuple[str, str] | None = None) -> str:
+def plan_line_for(price: Price) -> str:
     """An invoice line in both languages, e.g. "Pro, monthly / Pro, mensuel"."""
     en, fr = INTERVAL_WORDS[price.interval]
-    if note:
-        en, fr = f"{en}, {note[0]}", f"{fr}, {note[1]}"
     return f"{price.plan.name_en}, {en} / {price.plan.name_fr}, {fr}"
 
 
