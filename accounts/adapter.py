@@ -1,5 +1,6 @@
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
@@ -32,9 +33,8 @@ class AccountAdapter(DefaultAccountAdapter):
         user = context.get("user")
         language = getattr(user, "language", None) or translation.get_language()
         # allauth greets "from" the site: the vendor's name, not the server's address.
-        site = context.get("current_site")
         context["current_site"] = SimpleNamespace(
-            name=settings.VENDOR_NAME, domain=getattr(site, "domain", "")
+            name=settings.VENDOR_NAME, domain=urlsplit(settings.SITE_URL).netloc
         )
         with translation.override(language):
             super().send_mail(template_prefix, email, context)

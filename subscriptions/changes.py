@@ -7,6 +7,7 @@ was shown (`quoted_at`, signed in the form), so what they confirmed is what is c
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
@@ -562,10 +563,22 @@ def cancellation_confirm(
             quoted_at=quoted_at,
         )
     sub = Subscription.objects.select_related("plan", "user").get(pk=subscription.pk)
+    full_refund_until = None
+    if not refunded and quote.guarantee is not None and quote.invoice is not None:
+        # The full refund was offered and not taken: it can still be asked until then.
+        full_refund_until = refunds.payments_refund(
+            invoice=quote.invoice, now=quoted_at
+        ).holds_until
     emails.email_user(
         user,
         "cancellation_confirmed",
-        {"subscription": sub, "refund": refunds.total(refunded)},
+        {
+            "subscription": sub,
+            "refund": refunds.total(refunded),
+            "trial": sub.status == SubscriptionStatus.TRIALING,
+            "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
+            "full_refund_until": full_refund_until,
+        },
     )
     return sub, refunded
 

@@ -436,6 +436,7 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
         "subscription": sub,
         "refund": refunds.total(refunded or refunds.cancellation_refunds(sub)),
         "charge_back": changes.refund_to_charge_back(sub),
+        "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
     }
     return TemplateResponse(request, "subscriptions/cancel_done.html", context)
 

@@ -40,6 +40,7 @@ def test_signup_in_french_sends_a_french_verification_email_and_blocks_login_unt
     # From the vendor, greeting in its name (not the server's address).
     assert mail.outbox[0].from_email.startswith("e-confiance SAS <")
     assert "e-confiance SAS" in mail.outbox[0].body.splitlines()[0]
+    assert " sur ." not in mail.outbox[0].body  # the site's address is named
     # Mandatory verification: the customer area stays closed.
     assert client.get("/fr/account/").status_code == 302
 

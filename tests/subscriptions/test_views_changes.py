@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import stripe
@@ -510,3 +511,30 @@ def test_a_trial_cancel_summary_says_when_its_data_is_deleted(customer, customer
     assert "export your data for 7 days; then it is deleted" in html
     assert "Your data is kept" not in html
     assert "No refund is due" not in html
+
+
+def test_a_cancelled_trial_is_told_what_happens_to_a_trial(
+    customer, customer_client, catalog, mailoutbox
+):
+    services.trial_start(user=customer, plan=catalog["pro"], now=timezone.now())
+    html = customer_client.post("/en/account/cancel/confirm/", {"reason": ""}).content.decode()
+    assert "Your free trial continues until" in html
+    assert "export your data for 7 days; then it is deleted" in html
+    assert "download your invoices" not in html
+    email = mailoutbox[-1].body  # in the customer's language, French
+    assert "Votre essai gratuit continue jusqu’au" in email
+    assert "pendant 7 jours ; elles sont ensuite supprimées" in email
+    assert "Aucun remboursement" not in email
+    assert "factures" not in email
+
+
+def test_a_plain_cancellation_within_the_guarantee_says_the_full_refund_stays_open(
+    customer, customer_client, subscribed, mailoutbox
+):
+    sub = subscribed()
+    customer_client.post("/en/account/cancel/confirm/", {"reason": ""})
+    deadline = sub.first_paid_at + timedelta(days=14)
+    email = mailoutbox[-1].body
+    assert "vous pouvez encore demander le remboursement intégral" in email
+    assert "Aucun remboursement n’est dû" not in email
+    assert f"jusqu’au {deadline.astimezone(ZoneInfo('Europe/Paris')).day} " in email
