@@ -29,7 +29,15 @@ def _wait_for(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"{url} did not answer within {seconds} s")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C, a `kill`, or the terminal closing all stop what was started: a shell that
+    # starts this in the background ignores SIGINT, and SIGTERM would leave the children.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _stop)
     stripe_url = f"http://{HOST}:{STRIPE_PORT}"
     portal_url = f"http://{HOST}:{PORTAL_PORT}"
     env = {
