@@ -31,7 +31,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
     safe = url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    if not translation.check_for_language(language) or language not in dict(settings.LANGUAGES):
+    if language not in dict(settings.LANGUAGES):
         return HttpResponseRedirect(next_url if safe else "/")
     target = f"/{language}/"
     if safe and next_url:

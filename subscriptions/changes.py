@@ -47,6 +47,7 @@ from subscriptions.services import (
     period_bounds,
     price_terms,
     trial_expire,
+    void_open_invoices,
 )
 
 QUOTE_VALIDITY = timedelta(minutes=30)
@@ -311,10 +312,10 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
         return False  # still being asked
     try:
         found = gateway.payment_find(customer_id=account.stripe_customer_id, attempt_id=attempt.pk)
+        undecided = found is not None and found.status == "processing"
     except gateway.GatewayError:
-        Invoice.objects.filter(pk=inv.pk).update(next_retry_at=now + STRIPE_UNREACHABLE_RETRY)
-        return False
-    if found is not None and found.status == "processing":
+        undecided = True
+    if undecided:  # Stripe cannot tell yet: look again later
         Invoice.objects.filter(pk=inv.pk).update(next_retry_at=now + STRIPE_UNREACHABLE_RETRY)
         return False
     _keep_undone(inv, now)
@@ -325,10 +326,6 @@ def change_payment_settle(*, invoice: Invoice, now: datetime) -> bool:
         )
         audit(user=inv.user, kind="change_payment_void", invoice=inv.number)
         return True
-    if attempt.status == AttemptStatus.PENDING:
-        PaymentAttempt.objects.filter(pk=attempt.pk).update(
-            status=AttemptStatus.FAILED, failure_code="unavailable"
-        )
     payment_result_apply(attempt=attempt, result=found, now=now, quiet=True)
     audit(
         user=inv.user,
@@ -734,9 +731,7 @@ def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
         sub.next_billing_at = None
         sub.save(update_fields=["status", "ended_at", "next_billing_at"])
         pending_changes_close(sub)
-        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).exclude(
-            kind=InvoiceKind.PRORATION  # a change's payment is settled by the billing run
-        ).update(status=InvoiceStatus.VOID, next_retry_at=None)
+        void_open_invoices(sub)
         audit(user=sub.user, kind="subscription_ended", subscription=sub, why="cancellation")
     return True
 

@@ -30,7 +30,13 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.money import format_money
-from subscriptions.services import SubscriptionError, audit, pending_changes_close, price_terms
+from subscriptions.services import (
+    SubscriptionError,
+    audit,
+    pending_changes_close,
+    price_terms,
+    void_open_invoices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -444,9 +450,7 @@ def _subscription_end(
         sub.status = SubscriptionStatus.CANCELED
         sub.ended_at = now
         fields += ["status", "ended_at"]
-        Invoice.objects.filter(subscription=sub, status=InvoiceStatus.OPEN).exclude(
-            kind=InvoiceKind.PRORATION  # a change's payment is settled by the billing run
-        ).update(status=InvoiceStatus.VOID, next_retry_at=None)
+        void_open_invoices(sub)
     sub.save(update_fields=fields)
     if ends_at <= now:
         pending_changes_close(sub)

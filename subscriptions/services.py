@@ -365,7 +365,7 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
         elif live and live.status == SubscriptionStatus.INCOMPLETE:
             subscription = live
             if subscription.price_id != price.pk:
-                _void_open_invoices(subscription)
+                void_open_invoices(subscription)
                 subscription.plan = price.plan
                 subscription.price = price
                 subscription.currency = price.currency
@@ -391,10 +391,12 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
     return subscription
 
 
-def _void_open_invoices(subscription: Subscription) -> None:
-    Invoice.objects.filter(subscription=subscription, status=InvoiceStatus.OPEN).update(
-        status=InvoiceStatus.VOID, next_retry_at=None
-    )
+def void_open_invoices(subscription: Subscription) -> None:
+    """Nothing more is owed on this subscription. A change's invoice still open is not
+    touched: whether Stripe took its payment is settled by the billing run."""
+    Invoice.objects.filter(subscription=subscription, status=InvoiceStatus.OPEN).exclude(
+        kind=InvoiceKind.PRORATION
+    ).update(status=InvoiceStatus.VOID, next_retry_at=None)
 
 
 def _trial_convert(*, subscription: Subscription, now: datetime) -> PaymentAttempt:
@@ -702,9 +704,6 @@ def _unanswered_try_settled(invoice: Invoice, now: datetime) -> PaymentAttempt |
         return None
     if found.status == "processing":
         return last
-    PaymentAttempt.objects.filter(pk=last.pk, status=AttemptStatus.PENDING).update(
-        status=AttemptStatus.FAILED, failure_code="unavailable"
-    )
     return payment_result_apply(attempt=last, result=found, now=now)
 
 

@@ -224,6 +224,15 @@ def payment_charge(
     return _result(intent)
 
 
+def _tagged(objects: Any, key: str, portal_id: int) -> Any:
+    """The Stripe object whose metadata carries this portal id (the portal writes one on
+    every charge and refund it asks for), or None."""
+    for obj in objects:
+        if (obj.to_dict().get("metadata") or {}).get(key) == str(portal_id):
+            return obj
+    return None
+
+
 def payment_find(*, customer_id: str, attempt_id: int) -> PaymentResult | None:
     """The PaymentIntent an attempt created, if Stripe has one (found by the attempt's id in
     its metadata, among the customer's latest), else None: no money moved for it."""
@@ -231,11 +240,8 @@ def payment_find(*, customer_id: str, attempt_id: int) -> PaymentResult | None:
         intents = stripe.PaymentIntent.list(customer=customer_id, limit=100)
     except stripe.StripeError as exc:
         raise _unavailable(exc) from exc
-    for intent in intents.data:
-        metadata = intent.to_dict().get("metadata") or {}
-        if metadata.get("portal_attempt") == str(attempt_id):
-            return _result(intent)
-    return None
+    intent = _tagged(intents.data, "portal_attempt", attempt_id)
+    return _result(intent) if intent is not None else None
 
 
 def payment_retrieve(payment_intent_id: str) -> PaymentResult:
@@ -261,12 +267,9 @@ def refund_find(*, charge_id: str, refund_request_id: int) -> str | None:
         found = stripe.Refund.list(charge=charge_id, limit=100)
     except stripe.StripeError as exc:
         raise _unavailable(exc) from exc
-    for refund in found.data:
-        metadata = refund.to_dict().get("metadata") or {}
-        made = getattr(refund, "status", "succeeded") in ("succeeded", "pending")
-        if made and metadata.get("portal_refund") == str(refund_request_id):
-            return str(refund.id)
-    return None  # none, or only failed or cancelled ones: it is to be sent again
+    made = [r for r in found.data if getattr(r, "status", "succeeded") in ("succeeded", "pending")]
+    refund = _tagged(made, "portal_refund", refund_request_id)
+    return str(refund.id) if refund is not None else None  # failed ones are sent again
 
 
 def refund_create(
