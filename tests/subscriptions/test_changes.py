@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import stripe
-from django.contrib.auth.models import Permission
 
 from subscriptions import changes, entitlements, services
 from subscriptions.models import (
@@ -150,13 +149,6 @@ def test_under_a_commitment_there_is_no_self_service_change(customer, catalog, a
 
 
 # --- contract change requests (000) ---------------------------------------------------------
-
-
-@pytest.fixture
-def reviewer(db):
-    staff = UserFactory(is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="review_contract_change"))
-    return type(staff).objects.get(pk=staff.pk)
 
 
 def test_an_approved_upgrade_under_commitment_starts_now_with_the_unused_year_credited(

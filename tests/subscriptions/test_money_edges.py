@@ -2,12 +2,12 @@
 cancellation, a cancellation undone twice, a declined change, a double click, a card that
 always asks for authentication, a refund recorded twice (000, 002, 003, 004)."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import stripe
 import time_machine
-from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from subscriptions import changes, entitlements, refunds, services
@@ -19,34 +19,26 @@ from subscriptions.models import (
     InvoiceKind,
     InvoiceStatus,
     PaymentAttempt,
-    Price,
     RefundRequest,
     RefundStatus,
     SubscriptionStatus,
 )
 from subscriptions.money import format_money
-from tests.factories import UserFactory
+from tests.subscriptions.test_changes import T0, change, price, subscribed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 YEAR_END = datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
 
 
-def price(code, interval):
-    return Price.objects.select_related("plan").get(
-        plan__code=code, interval=interval, currency="EUR"
-    )
-
-
-def subscribed(user, add_card, code, interval, at=T0):
-    add_card(user)
-    return services.subscribe(user=user, price=price(code, interval), now=at)
-
-
-def change(user, sub, target, at):
-    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
-    return changes.plan_change(user=user, subscription=sub, target=target, token=token, now=at)
+@contextmanager
+def stripe_unreachable():
+    base = stripe.api_base
+    stripe.api_base = "http://127.0.0.1:9"  # nothing listens there
+    try:
+        yield
+    finally:
+        stripe.api_base = base
 
 
 def cancel(user, sub, at):
@@ -144,18 +136,15 @@ def test_a_guarantee_refund_asked_on_the_first_invoice_also_refunds_a_new_yearly
 
 
 def test_after_an_approved_contract_change_cancelling_refunds_the_months_left(
-    customer, catalog, add_card
+    customer, catalog, add_card, reviewer
 ):
-    staff = UserFactory(is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="review_contract_change"))
-    staff = type(staff).objects.get(pk=staff.pk)
     sub = subscribed(customer, add_card, "standard", "year")
     request = changes.change_request_create(
         user=customer, subscription=sub, target=price("premium", "year"), reason="SMS", message=""
     )
     approved_at = T0 + timedelta(days=40)
     changes.change_request_decide(
-        change=request, actor=staff, approve=True, reason="", now=approved_at
+        change=request, actor=reviewer, approve=True, reason="", now=approved_at
     )
     sub.refresh_from_db()
     extra = Invoice.objects.get(kind=InvoiceKind.PRORATION)
@@ -304,11 +293,8 @@ def test_the_reminder_before_a_downgrade_names_the_new_plan_and_its_amount(
 
 
 def test_a_contract_change_cannot_be_approved_once_the_subscription_has_ended(
-    customer, catalog, add_card
+    customer, catalog, add_card, reviewer
 ):
-    staff = UserFactory(is_staff=True)
-    staff.user_permissions.add(Permission.objects.get(codename="review_contract_change"))
-    staff = type(staff).objects.get(pk=staff.pk)
     sub = subscribed(customer, add_card, "standard", "year")
     request = changes.change_request_create(
         user=customer, subscription=sub, target=price("premium", "year"), reason="SMS", message=""
@@ -316,7 +302,7 @@ def test_a_contract_change_cannot_be_approved_once_the_subscription_has_ended(
     late = YEAR_END + timedelta(hours=1)  # the renewal has not been charged yet
     with pytest.raises(services.SubscriptionError, match="cannot change now"):
         changes.change_request_decide(
-            change=request, actor=staff, approve=True, reason="", now=late
+            change=request, actor=reviewer, approve=True, reason="", now=late
         )
     request.refresh_from_db()
     assert request.status == ChangeRequestStatus.PENDING
@@ -365,12 +351,8 @@ def test_a_retry_after_stripe_was_unreachable_reuses_the_same_idempotency_key(
     customer, catalog, add_card
 ):
     sub = subscribed(customer, add_card, "pro", "month")
-    base = stripe.api_base
-    stripe.api_base = "http://127.0.0.1:9"  # nothing listens there
-    try:
+    with stripe_unreachable():
         services.billing_run(now=sub.next_billing_at)
-    finally:
-        stripe.api_base = base
     invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     (attempt,) = invoice.attempts.all()
     assert attempt.failure_code == "unavailable"
@@ -475,12 +457,8 @@ def test_a_success_heard_after_stripe_seemed_unreachable_pays_the_invoice(
     customer, catalog, add_card
 ):
     sub = subscribed(customer, add_card, "pro", "month")
-    base = stripe.api_base
-    stripe.api_base = "http://127.0.0.1:9"
-    try:
+    with stripe_unreachable():
         services.billing_run(now=sub.next_billing_at)
-    finally:
-        stripe.api_base = base
     attempt = PaymentAttempt.objects.get(invoice__kind=InvoiceKind.RENEWAL)
     assert attempt.failure_code == "unavailable"
 
