@@ -6,11 +6,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts import views as account_views
-from portal import outbox
+from portal import health, outbox
 
 urlpatterns = [
     path("i18n/setlang/", account_views.language_set, name="set_language"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
+    path("health/", health.health, name="health"),
     path(
         "",
         login_not_required(RedirectView.as_view(pattern_name="subscriptions:pricing")),

@@ -1,9 +1,12 @@
 """Settings shared by every environment; each deploy choice comes from the environment."""
 
+import logging
 from pathlib import Path
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from portal.logs import logging_config, structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -25,6 +28,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_structlog",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -40,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -143,7 +148,10 @@ STORAGES = {
 }
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="portal.outbox.OutboxEmailBackend")
+# Every message goes through the traced backend (request id header, one log line), which
+# hands it to the delivery backend: the outbox here, SMTP in production, locmem in tests.
+EMAIL_BACKEND = "portal.mail.TracedEmailBackend"
+EMAIL_DELIVERY_BACKEND = env("EMAIL_BACKEND", default="portal.outbox.OutboxEmailBackend")
 EMAIL_OUTBOX_DIR = env("EMAIL_OUTBOX_DIR", default=str(VAR_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = env(
     "DEFAULT_FROM_EMAIL", default="e-confiance SAS <no-reply@portal.localhost>"
@@ -162,8 +170,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+BILLING_RUN_INTERVAL_SECONDS = env.float("BILLING_RUN_INTERVAL_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "billing-run": {"task": "subscriptions.tasks.billing_run", "schedule": 300.0},
+    "billing-run": {
+        "task": "subscriptions.tasks.billing_run",
+        "schedule": BILLING_RUN_INTERVAL_SECONDS,
+    },
     "stripe-events-retry": {"task": "subscriptions.tasks.stripe_events_retry", "schedule": 900.0},
     "privacy-exports-expire": {"task": "privacy.tasks.exports_expire", "schedule": 3600.0},
 }
@@ -189,13 +201,21 @@ VENDOR_VAT_NUMBER = env("VENDOR_VAT_NUMBER", default="FR00123456789")
 # 001: an expired trial stays readable for export for this long, then its data is deleted.
 TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)
 STRIPE_EVENT_RETRY_DAYS = 3
-SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env('PORTAL_PORT', default='8000')}")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@portal.localhost")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"stripe": {"level": "WARNING"}},
-}
+# Behind the reverse proxy production assumes, allauth's rate limits must key on the client's
+# address, not the proxy's: either the number of proxies that append to X-Forwarded-For, or
+# a header the proxy sets to the client's address (e.g. X-Real-IP). Never both.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default=None)
+
+# Logs: django-structlog, one line per request ("request_finished") and per task
+# ("task_succeeded" / "task_failed"), each with its request id; JSON in production.
+structlog_configure()
+LOG_FORMAT = env("LOG_FORMAT", default="console")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env("LOG_LEVEL", default="INFO"))
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False  # an IP address is personal data
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG

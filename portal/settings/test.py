@@ -2,22 +2,18 @@
 
 import os
 
+from portal.logs import logging_config
 from portal.settings.base import *  # noqa: F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 # Threads (live server, concurrency tests) must not keep connections past a request, or the
 # test database cannot be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 STRIPE_API_BASE = "http://127.0.0.1:1"  # replaced by the localstripe fixture for each session
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-}
+LOGGING = logging_config(fmt="console", level="WARNING")
 
 # Each xdist worker gets its own Redis database: a test clearing the cache (allauth's rate
 # limits live there) must not reset another worker's counters.

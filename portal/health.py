@@ -1,0 +1,111 @@
+"""``/health/``: the database, the cache, the Celery broker, a worker's ping, the migrations.
+
+django-health-check runs the checks; this module adds the two it lacks (broker, migrations),
+answers 503 (not 500) when something is down, and names each check in the reader's language.
+JSON for machines (``Accept: application/json`` or ``?format=json``), HTML for people. No
+login, and nothing secret: a check reports its name and "OK" or a short cause, never a URL.
+"""
+
+import dataclasses
+import datetime
+from typing import Any
+
+import celery
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from health_check.base import HealthCheck
+from health_check.checks import Cache, Database
+from health_check.contrib.celery import Ping
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+
+
+@dataclasses.dataclass
+class Broker(HealthCheck):
+    """The Celery broker accepts a connection (Redis, RabbitMQ, or the embedded folder)."""
+
+    def run(self) -> None:
+        try:
+            with current_app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+        except Exception as exc:  # kombu raises the transport's own errors
+            raise ServiceUnavailable("Broker unreachable") from exc
+
+
+@dataclasses.dataclass
+class Migrations(HealthCheck):
+    """Every migration the code ships is applied to the database."""
+
+    def run(self) -> None:
+        try:
+            executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except Exception as exc:
+            raise ServiceUnavailable("Migrations unreadable") from exc
+        if plan:
+            raise ServiceUnavailable(f"{len(plan)} migrations not applied")
+
+
+@dataclasses.dataclass
+class Workers(Ping):
+    """At least one Celery worker answers a ping and consumes the default queue."""
+
+    app: celery.Celery = dataclasses.field(default_factory=lambda: current_app, repr=False)
+    timeout: datetime.timedelta = dataclasses.field(
+        default=datetime.timedelta(seconds=3), repr=False
+    )
+    limit: int | None = dataclasses.field(default=1, repr=False)  # the first pong is enough
+
+
+LABELS = {
+    "Database": _("Database"),
+    "Cache": _("Cache"),
+    "Broker": _("Task broker"),
+    "Workers": _("Task workers"),
+    "Migrations": _("Migrations"),
+}
+
+
+def checks() -> list[Any]:
+    found: list[Any] = [Database, Cache, Broker, Migrations]
+    # Eager Celery (the test suite) runs tasks in the request: there is no worker to ping.
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        found.append(Workers)
+    return found
+
+
+@method_decorator(login_not_required, name="dispatch")
+class PortalHealthView(HealthCheckView):
+    template_name = "health/index.html"
+
+    def get_checks(self) -> Any:
+        self.checks = checks()
+        return super().get_checks()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["rows"] = [
+            {
+                "label": LABELS.get(type(result.check).__name__, type(result.check).__name__),
+                "ok": result.error is None,
+                "detail": "" if result.error is None else str(result.error),
+                "ms": round(result.time_taken * 1000),
+            }
+            for result in self.results
+        ]
+        return context
+
+    async def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = await super().get(request, *args, **kwargs)
+        if response.status_code == 500:  # something is down: unavailable, not a crash
+            response.status_code = 503
+        return response
+
+
+health = PortalHealthView.as_view()
