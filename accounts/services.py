@@ -27,7 +27,7 @@ def profile_update(*, user: User, data: Mapping[str, str]) -> list[str]:
     """Save the customer's own changes to their profile; returns the names of the fields that
     changed, in PROFILE_FIELDS order. One audit event per save that changes something: it
     records which fields changed, never their old or new values (personal data)."""
-    from subscriptions.services import audit
+    from subscriptions.services.auditing import audit
 
     unknown = set(data) - set(PROFILE_FIELDS)
     if unknown:
@@ -96,6 +96,6 @@ def expired_trial_purge(*, subscription: "Subscription", now: datetime) -> bool:
 def email_change_audit(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
     """A verified new e-mail address replaced the old one (allauth): on the timeline, without
     the addresses themselves."""
-    from subscriptions.services import audit
+    from subscriptions.services.auditing import audit
 
     audit(user=user, actor=user, kind="profile_updated", changes=["email"])

@@ -17,7 +17,7 @@ from accounts.models import User
 from privacy import selectors, services
 from privacy.models import ExportStatus
 from subscriptions import selectors as subscription_selectors
-from subscriptions.services import SubscriptionError
+from subscriptions.services.errors import SubscriptionError
 
 
 @require_http_methods(["GET", "POST"])

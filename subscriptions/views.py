@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from subscriptions import changes, policy, quotes, refunds, selectors, services
+from subscriptions import policy, quotes, selectors
 from subscriptions.models import (
     AttemptStatus,
     ContractChangeRequest,
@@ -24,6 +24,32 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.services import checkout, contract_changes, plan_changes, trials
+from subscriptions.services.cancellation import (
+    CancellationQuote,
+    cancellation_confirm,
+    cancellation_quote,
+    cancellation_undo,
+    refund_to_charge_back,
+)
+from subscriptions.services.cards import card_save, card_setup_start
+from subscriptions.services.checkout import checkout_quote
+from subscriptions.services.contract_changes import change_request_create
+from subscriptions.services.errors import GatewayError, SubscriptionError
+from subscriptions.services.payments import invoice_pay_now, payment_intent_sync
+from subscriptions.services.plan_changes import (
+    plan_change_options,
+    plan_change_quote_for,
+    quote_token,
+)
+from subscriptions.services.refund_quotes import (
+    PaymentsRefund,
+    cancellation_refunds,
+    existing_request,
+    payments_refund,
+    total,
+)
+from subscriptions.services.refunds import refund_requests_create
 
 # The visitor's currency by language (fr and en both sell in euros), until they choose another.
 DEFAULT_CURRENCY = {"fr": Currency.EUR, "en": Currency.EUR}
@@ -66,7 +92,7 @@ def subscription_detail(request: HttpRequest) -> TemplateResponse:
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
         "rows": selectors.pricing_table(currency=currency),
         "open_invoices": list(selectors.invoices_open(user=user)),  # type: ignore[arg-type]
-        "change_options": changes.plan_change_options(subscription=subscription)
+        "change_options": plan_change_options(subscription=subscription)
         if subscription is not None
         and subscription.status == SubscriptionStatus.ACTIVE
         and subscription.cancel_at is None
@@ -75,7 +101,7 @@ def subscription_detail(request: HttpRequest) -> TemplateResponse:
         "pending_changes": list(selectors.change_requests_pending(subscription=subscription))
         if subscription is not None
         else [],
-        "charge_back": changes.refund_to_charge_back(subscription)
+        "charge_back": refund_to_charge_back(subscription)
         if subscription is not None and subscription.cancel_at
         else None,
     }
@@ -87,8 +113,8 @@ def trial_start(request: HttpRequest, plan_code: str) -> HttpResponse:
     plan = get_object_or_404(Plan, code=plan_code, is_active=True)
     if request.method == "POST":
         try:
-            services.trial_start(user=request.user, plan=plan, now=timezone.now())  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+            trials.trial_start(user=request.user, plan=plan, now=timezone.now())  # type: ignore[arg-type]
+        except SubscriptionError as exc:
             messages.error(request, exc.message)
             return TemplateResponse(
                 request, "subscriptions/trial_start.html", {"plan": plan}, status=400
@@ -110,9 +136,9 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
         try:
             setup_intent = request.POST.get("setup_intent", "").strip()
             if setup_intent:
-                services.card_save(user=user, setup_intent_id=setup_intent)  # type: ignore[arg-type]
-            subscription = services.subscribe(user=user, price=price, now=now)  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+                card_save(user=user, setup_intent_id=setup_intent)  # type: ignore[arg-type]
+            subscription = checkout.subscribe(user=user, price=price, now=now)  # type: ignore[arg-type]
+        except SubscriptionError as exc:
             error = exc.message
         else:
             open_invoice = subscription.invoices.filter(status=InvoiceStatus.OPEN).first()
@@ -127,7 +153,7 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
             return redirect("subscriptions:detail")
     context = {
         "price": price,
-        "quote": services.checkout_quote(user=user, price=price, now=now),  # type: ignore[arg-type]
+        "quote": checkout_quote(user=user, price=price, now=now),  # type: ignore[arg-type]
         "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),  # type: ignore[arg-type]
     }
     return _card_page(request, "subscriptions/subscribe.html", context, error=error)
@@ -147,8 +173,8 @@ def _card_page(
     client_secret = ""
     if new_card or error or billing is None or not billing.has_card:
         try:
-            client_secret = services.card_setup_start(user=request.user)  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+            client_secret = card_setup_start(user=request.user)  # type: ignore[arg-type]
+        except SubscriptionError as exc:
             error = error or exc.message
     context = {
         **context,
@@ -166,11 +192,11 @@ def card_update(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            services.card_save(
+            card_save(
                 user=request.user,  # type: ignore[arg-type]
                 setup_intent_id=request.POST.get("setup_intent", "").strip(),
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             messages.success(request, _("Your new card is saved."))
@@ -198,12 +224,12 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         now = timezone.now()
         try:
             if request.POST.get("action") == "authenticated" and attempt and needs_authentication:
-                services.payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
+                payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
             else:
-                services.invoice_pay_now(user=request.user, invoice=invoice, now=now)  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+                invoice_pay_now(user=request.user, invoice=invoice, now=now)  # type: ignore[arg-type]
+        except SubscriptionError as exc:
             error = exc.message
-        except services.gateway.GatewayError as exc:
+        except GatewayError as exc:
             error = exc.message
         invoice.refresh_from_db()
         if invoice.status == InvoiceStatus.PAID:
@@ -254,14 +280,14 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            changes.plan_change(
+            plan_changes.plan_change(
                 user=request.user,  # type: ignore[arg-type]
                 subscription=subscription,
                 target=target,
                 token=request.POST.get("quote", ""),
                 now=now,
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             subscription.refresh_from_db()
@@ -274,8 +300,8 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
                 )
             return redirect("subscriptions:detail")
     try:
-        quote = changes.plan_change_quote_for(subscription=subscription, target=target, now=now)
-    except services.SubscriptionError as exc:
+        quote = plan_change_quote_for(subscription=subscription, target=target, now=now)
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:detail")
     context = {
@@ -287,7 +313,7 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
             translation.get_language() or "fr",
             tz=request.user.time_zone,  # type: ignore[union-attr]
         ),
-        "token": changes.quote_token(subscription=subscription, target=target, quoted_at=now),
+        "token": quote_token(subscription=subscription, target=target, quoted_at=now),
         "error": error,
     }
     template = "subscriptions/plan_change.html"
@@ -298,7 +324,7 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
 
 @require_POST
 def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
-    changes.plan_change_withdraw(
+    plan_changes.plan_change_withdraw(
         user=request.user,  # type: ignore[arg-type]
         subscription=_live_subscription(request),
     )
@@ -309,21 +335,21 @@ def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_request_new(request: HttpRequest) -> HttpResponse:
     subscription = _live_subscription(request)
-    options = changes.plan_change_options(subscription=subscription)
+    options = plan_change_options(subscription=subscription)
     error = ""
     if request.method == "POST":
         target = next((p for p in options if str(p.pk) == request.POST.get("target", "")), None)
         try:
             if target is None:
-                raise services.SubscriptionError(_("Please choose another plan."))
-            changes.change_request_create(
+                raise SubscriptionError(_("Please choose another plan."))
+            change_request_create(
                 user=request.user,  # type: ignore[arg-type]
                 subscription=subscription,
                 target=target,
                 reason=request.POST.get("reason", "").replace("\x00", ""),
                 message=request.POST.get("message", "").replace("\x00", ""),
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             messages.success(request, _("Your request is sent: our team will answer by e-mail."))
@@ -343,8 +369,8 @@ def change_request_new(request: HttpRequest) -> HttpResponse:
 def change_request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(ContractChangeRequest, pk=pk, user=request.user)
     try:
-        changes.change_request_withdraw(user=request.user, change=change)  # type: ignore[arg-type]
-    except services.SubscriptionError as exc:
+        contract_changes.change_request_withdraw(user=request.user, change=change)  # type: ignore[arg-type]
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Your change request is withdrawn."))
@@ -361,14 +387,14 @@ def cancel(request: HttpRequest) -> HttpResponse:
     if subscription is None:
         return TemplateResponse(request, "subscriptions/cancel_start.html", {})
     now = timezone.now()
-    quote = changes.cancellation_quote(subscription=subscription, now=now)
+    quote = cancellation_quote(subscription=subscription, now=now)
     context = {
         "subscription": subscription,
         "quote": quote,
         "reason": request.POST.get("reason", "").replace("\x00", "")[:2000],
         "refund_explanation": _refund_sentence(request, quote.refund),
         "guarantee_explanation": _refund_sentence(request, quote.guarantee),
-        "charge_back": changes.refund_to_charge_back(subscription),
+        "charge_back": refund_to_charge_back(subscription),
         "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
         "quote_token": quotes.token(
             what="cancel", pk=subscription.pk, quoted_at=now, shown=_cancel_summary(quote)
@@ -384,7 +410,7 @@ def cancel(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, template, context)
 
 
-def _cancel_summary(quote: changes.CancellationQuote) -> str:
+def _cancel_summary(quote: CancellationQuote) -> str:
     guarantee = quote.guarantee.amount if quote.guarantee else None
     return quotes.summary(quote.ends_at, quote.refund.amount, guarantee)
 
@@ -419,9 +445,9 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
         )
         full_refund = request.POST.get("full_refund") == "1"
         if subscription.cancel_at is None or full_refund:  # else confirmed twice: shown again
-            then = changes.cancellation_quote(subscription=subscription, now=shown.at)
+            then = cancellation_quote(subscription=subscription, now=shown.at)
             quotes.check(shown, _cancel_summary(then))
-        sub, refunded = changes.cancellation_confirm(
+        sub, refunded = cancellation_confirm(
             user=request.user,  # type: ignore[arg-type]
             subscription=subscription,
             reason=request.POST.get("reason", "").replace("\x00", ""),
@@ -429,13 +455,13 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
             full_refund=full_refund,
             quoted_at=shown.at,
         )
-    except services.SubscriptionError as exc:
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:cancel")
     context = {
         "subscription": sub,
-        "refund": refunds.total(refunded or refunds.cancellation_refunds(sub)),
-        "charge_back": changes.refund_to_charge_back(sub),
+        "refund": total(refunded or cancellation_refunds(sub)),
+        "charge_back": refund_to_charge_back(sub),
         "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
     }
     return TemplateResponse(request, "subscriptions/cancel_done.html", context)
@@ -444,12 +470,12 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
 @require_POST
 def cancel_undo(request: HttpRequest) -> HttpResponse:
     try:
-        changes.cancellation_undo(
+        cancellation_undo(
             user=request.user,  # type: ignore[arg-type]
             subscription=_live_subscription(request),
             now=timezone.now(),
         )
-    except services.SubscriptionError as exc:
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Your subscription continues."))
@@ -465,17 +491,15 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
     if invoice is None:
         raise Http404
     now = timezone.now()
-    existing = refunds.existing_request(invoice)
+    existing = existing_request(invoice)
     error = ""
     if request.method == "POST" and existing is None:
         try:
             shown = quotes.read(
                 request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
             )
-            quotes.check(
-                shown, _refund_summary(refunds.payments_refund(invoice=invoice, now=shown.at))
-            )
-            rows = refunds.refund_requests_create(
+            quotes.check(shown, _refund_summary(payments_refund(invoice=invoice, now=shown.at)))
+            rows = refund_requests_create(
                 user=request.user,  # type: ignore[arg-type]
                 invoice=invoice,
                 reason=request.POST.get("reason", ""),
@@ -483,15 +507,15 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
                 now=now,
                 quoted_at=shown.at,
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             # The least advanced part says how far the refund is (one may wait for a retry).
             pending = [row for row in rows if row.status != RefundStatus.SUCCEEDED]
             refund = pending[0] if pending else rows[0]
-            done = {"refund": refund, "total": refunds.total(rows), "invoice": invoice}
+            done = {"refund": refund, "total": total(rows), "invoice": invoice}
             return TemplateResponse(request, "subscriptions/refund_done.html", done)
-    result = refunds.payments_refund(invoice=invoice, now=now)
+    result = payments_refund(invoice=invoice, now=now)
     quote = result.quote
     context: dict[str, object] = {
         "invoice": invoice,
@@ -517,7 +541,7 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-def _refund_summary(result: refunds.PaymentsRefund) -> str:
+def _refund_summary(result: PaymentsRefund) -> str:
     return quotes.summary(result.quote.amount, result.quote.rule, result.quote.ends_at)
 
 
