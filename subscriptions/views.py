@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from subscriptions import policy, quotes, selectors
 from subscriptions.models import (
     AttemptStatus,
@@ -81,17 +82,17 @@ def pricing(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "subscriptions/pricing.html", context)
 
 
-def subscription_detail(request: HttpRequest) -> TemplateResponse:
+def subscription_detail(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
-    subscription = selectors.subscription_current(user=user)  # type: ignore[arg-type]
+    subscription = selectors.subscription_current(user=user)
     now = timezone.now()
     currency = subscription.currency if subscription else _currency(request)
     context = {
         "subscription": subscription,
-        "billing": selectors.billing_account(user=user),  # type: ignore[arg-type]
+        "billing": selectors.billing_account(user=user),
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
         "rows": selectors.pricing_table(currency=currency),
-        "open_invoices": list(selectors.invoices_open(user=user)),  # type: ignore[arg-type]
+        "open_invoices": list(selectors.invoices_open(user=user)),
         "change_options": plan_change_options(subscription=subscription)
         if subscription is not None
         and subscription.status == SubscriptionStatus.ACTIVE
@@ -109,11 +110,11 @@ def subscription_detail(request: HttpRequest) -> TemplateResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def trial_start(request: HttpRequest, plan_code: str) -> HttpResponse:
+def trial_start(request: AuthenticatedHttpRequest, plan_code: str) -> HttpResponse:
     plan = get_object_or_404(Plan, code=plan_code, is_active=True)
     if request.method == "POST":
         try:
-            trials.trial_start(user=request.user, plan=plan, now=timezone.now())  # type: ignore[arg-type]
+            trials.trial_start(user=request.user, plan=plan, now=timezone.now())
         except SubscriptionError as exc:
             messages.error(request, exc.message)
             return TemplateResponse(
@@ -125,7 +126,7 @@ def trial_start(request: HttpRequest, plan_code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
+def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
     price = get_object_or_404(
         Price.objects.select_related("plan"), pk=price_id, is_active=True, plan__is_active=True
     )
@@ -136,8 +137,8 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
         try:
             setup_intent = request.POST.get("setup_intent", "").strip()
             if setup_intent:
-                card_save(user=user, setup_intent_id=setup_intent)  # type: ignore[arg-type]
-            subscription = checkout.subscribe(user=user, price=price, now=now)  # type: ignore[arg-type]
+                card_save(user=user, setup_intent_id=setup_intent)
+            subscription = checkout.subscribe(user=user, price=price, now=now)
         except SubscriptionError as exc:
             error = exc.message
         else:
@@ -153,14 +154,14 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
             return redirect("subscriptions:detail")
     context = {
         "price": price,
-        "quote": checkout_quote(user=user, price=price, now=now),  # type: ignore[arg-type]
-        "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),  # type: ignore[arg-type]
+        "quote": checkout_quote(user=user, price=price, now=now),
+        "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),
     }
     return _card_page(request, "subscriptions/subscribe.html", context, error=error)
 
 
 def _card_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     template: str,
     context: dict[str, object],
     *,
@@ -169,11 +170,11 @@ def _card_page(
 ) -> TemplateResponse:
     """A page with Stripe.js card entry: a fresh SetupIntent whenever a card is to be typed
     (no saved card, the last one was declined, or the customer replaces it)."""
-    billing = selectors.billing_account(user=request.user)  # type: ignore[arg-type]
+    billing = selectors.billing_account(user=request.user)
     client_secret = ""
     if new_card or error or billing is None or not billing.has_card:
         try:
-            client_secret = card_setup_start(user=request.user)  # type: ignore[arg-type]
+            client_secret = card_setup_start(user=request.user)
         except SubscriptionError as exc:
             error = error or exc.message
     context = {
@@ -188,19 +189,19 @@ def _card_page(
 
 
 @require_http_methods(["GET", "POST"])
-def card_update(request: HttpRequest) -> HttpResponse:
+def card_update(request: AuthenticatedHttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
             card_save(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 setup_intent_id=request.POST.get("setup_intent", "").strip(),
             )
         except SubscriptionError as exc:
             error = exc.message
         else:
             messages.success(request, _("Your new card is saved."))
-            open_invoice = selectors.invoices_open(user=request.user).first()  # type: ignore[arg-type]
+            open_invoice = selectors.invoices_open(user=request.user).first()
             if open_invoice is not None:
                 return redirect("subscriptions:invoice_pay", number=open_invoice.number)
             return redirect("subscriptions:detail")
@@ -208,9 +209,9 @@ def card_update(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
+def invoice_pay(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
     """Pay an open invoice now with the saved card, or complete a bank authentication."""
-    invoice = selectors.invoice_for_user(user=request.user, number=number)  # type: ignore[arg-type]
+    invoice = selectors.invoice_for_user(user=request.user, number=number)
     if invoice is None:
         raise Http404
     attempt = invoice.attempts.order_by("-number").first()
@@ -226,7 +227,7 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
             if request.POST.get("action") == "authenticated" and attempt and needs_authentication:
                 payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
             else:
-                invoice_pay_now(user=request.user, invoice=invoice, now=now)  # type: ignore[arg-type]
+                invoice_pay_now(user=request.user, invoice=invoice, now=now)
         except SubscriptionError as exc:
             error = exc.message
         except GatewayError as exc:
@@ -245,7 +246,7 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         "invoice": invoice,
         "attempt": attempt,
         "needs_authentication": needs_authentication,
-        "billing": selectors.billing_account(user=request.user),  # type: ignore[arg-type]
+        "billing": selectors.billing_account(user=request.user),
         "error": error,
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
@@ -258,15 +259,15 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
 # --- changing plan (000, 001, 004) -----------------------------------------------------------
 
 
-def _live_subscription(request: HttpRequest) -> Subscription:
-    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+def _live_subscription(request: AuthenticatedHttpRequest) -> Subscription:
+    subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
         raise Http404
     return subscription
 
 
 @require_http_methods(["GET", "POST"])
-def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
+def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
     """The quote in place (htmx partial) or as a page, then the confirmation."""
     subscription = _live_subscription(request)
     target = get_object_or_404(
@@ -281,7 +282,7 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             plan_changes.plan_change(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 subscription=subscription,
                 target=target,
                 token=request.POST.get("quote", ""),
@@ -311,7 +312,7 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
         "explanation": policy.explain(
             quote,
             translation.get_language() or "fr",
-            tz=request.user.time_zone,  # type: ignore[union-attr]
+            tz=request.user.time_zone,
         ),
         "token": quote_token(subscription=subscription, target=target, quoted_at=now),
         "error": error,
@@ -323,9 +324,9 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
 
 
 @require_POST
-def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
+def plan_change_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
     plan_changes.plan_change_withdraw(
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
         subscription=_live_subscription(request),
     )
     messages.success(request, _("Your scheduled change is withdrawn."))
@@ -333,7 +334,7 @@ def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def change_request_new(request: HttpRequest) -> HttpResponse:
+def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     subscription = _live_subscription(request)
     options = plan_change_options(subscription=subscription)
     error = ""
@@ -343,7 +344,7 @@ def change_request_new(request: HttpRequest) -> HttpResponse:
             if target is None:
                 raise SubscriptionError(_("Please choose another plan."))
             change_request_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 subscription=subscription,
                 target=target,
                 reason=request.POST.get("reason", "").replace("\x00", ""),
@@ -366,10 +367,10 @@ def change_request_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def change_request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def change_request_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(ContractChangeRequest, pk=pk, user=request.user)
     try:
-        contract_changes.change_request_withdraw(user=request.user, change=change)  # type: ignore[arg-type]
+        contract_changes.change_request_withdraw(user=request.user, change=change)
     except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:
@@ -381,9 +382,9 @@ def change_request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def cancel(request: HttpRequest) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Click 1 opens this form (prefilled); click 2, "Continue", shows the summary."""
-    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
         return TemplateResponse(request, "subscriptions/cancel_start.html", {})
     now = timezone.now()
@@ -415,22 +416,22 @@ def _cancel_summary(quote: CancellationQuote) -> str:
     return quotes.summary(quote.ends_at, quote.refund.amount, guarantee)
 
 
-def _refund_sentence(request: HttpRequest, quote: policy.RefundQuote | None) -> str:
+def _refund_sentence(request: AuthenticatedHttpRequest, quote: policy.RefundQuote | None) -> str:
     if quote is None or quote.rule == "none":
         return ""
     return policy.explain(
         quote,
         translation.get_language() or "fr",
-        tz=request.user.time_zone,  # type: ignore[union-attr]
+        tz=request.user.time_zone,
     )
 
 
 @require_POST
-def cancel_confirm(request: HttpRequest) -> HttpResponse:
+def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
-    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
-        latest = selectors.subscription_current(user=request.user)  # type: ignore[arg-type]
+        latest = selectors.subscription_current(user=request.user)
         if latest is None or latest.status != SubscriptionStatus.CANCELED:
             return redirect("subscriptions:cancel")  # which says there is nothing to cancel
         # Confirmed twice with the full refund (double click, second tab): already ended.
@@ -448,7 +449,7 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
             then = cancellation_quote(subscription=subscription, now=shown.at)
             quotes.check(shown, _cancel_summary(then))
         sub, refunded = cancellation_confirm(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             subscription=subscription,
             reason=request.POST.get("reason", "").replace("\x00", ""),
             now=now,
@@ -468,10 +469,10 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def cancel_undo(request: HttpRequest) -> HttpResponse:
+def cancel_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         cancellation_undo(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             subscription=_live_subscription(request),
             now=timezone.now(),
         )
@@ -486,8 +487,8 @@ def cancel_undo(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def refund_request(request: HttpRequest, number: str) -> HttpResponse:
-    invoice = selectors.invoice_for_user(user=request.user, number=number)  # type: ignore[arg-type]
+def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
+    invoice = selectors.invoice_for_user(user=request.user, number=number)
     if invoice is None:
         raise Http404
     now = timezone.now()
@@ -500,7 +501,7 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
             )
             quotes.check(shown, _refund_summary(payments_refund(invoice=invoice, now=shown.at)))
             rows = refund_requests_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 invoice=invoice,
                 reason=request.POST.get("reason", ""),
                 details=request.POST.get("details", "").replace("\x00", ""),
@@ -545,6 +546,6 @@ def _refund_summary(result: PaymentsRefund) -> str:
     return quotes.summary(result.quote.amount, result.quote.rule, result.quote.ends_at)
 
 
-def refund_list(request: HttpRequest) -> TemplateResponse:
-    requests_ = selectors.refund_requests(user=request.user)  # type: ignore[arg-type]
+def refund_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
+    requests_ = selectors.refund_requests(user=request.user)
     return TemplateResponse(request, "subscriptions/refund_list.html", {"refunds": requests_})
