@@ -1,6 +1,7 @@
 """The request type of every page behind LoginRequiredMiddleware (portal/settings)."""
 
 from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
 
@@ -10,3 +11,4 @@ class AuthenticatedHttpRequest(HttpRequest):
     so views pass `request.user` to typed services without a cast."""
 
     user: User
+    htmx: HtmxDetails  # django_htmx.middleware.HtmxMiddleware sets it on every request

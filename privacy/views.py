@@ -41,7 +41,7 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponse:
         "current": exports[0] if exports else None,
         "export_days": services.EXPORT_LIFETIME.days,
     }
-    template = "privacy/export.html#progress" if request.htmx else "privacy/export.html"  # type: ignore[attr-defined]
+    template = "privacy/export.html#progress" if request.htmx else "privacy/export.html"
     response = TemplateResponse(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -318,7 +318,7 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
         "error": error,
     }
     template = "subscriptions/plan_change.html"
-    if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
+    if request.htmx and request.method == "GET":
         template += "#quote"
     return TemplateResponse(request, template, context, status=400 if error else 200)
 
