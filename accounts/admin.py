@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import PROFILE_FIELDS, User
 from privacy.admin import account_delete_action
 from subscriptions.admin import AuditEventInline
-from subscriptions.services import audit
+from subscriptions.services.auditing import audit
 
 
 @admin.register(User)

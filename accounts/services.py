@@ -1,15 +1,15 @@
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import PROFILE_FIELDS, User
-
-if TYPE_CHECKING:
-    from subscriptions.models import Subscription
+from subscriptions.gateways import stripe as gateway
+from subscriptions.models import BillingAccount, Invoice, Subscription, SubscriptionStatus
+from subscriptions.services.auditing import audit
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,6 @@ def profile_update(*, user: User, data: Mapping[str, str]) -> list[str]:
     """Save the customer's own changes to their profile; returns the names of the fields that
     changed, in PROFILE_FIELDS order. One audit event per save that changes something: it
     records which fields changed, never their old or new values (personal data)."""
-    from subscriptions.services import audit
-
     unknown = set(data) - set(PROFILE_FIELDS)
     if unknown:
         raise ValueError(f"Not profile fields: {sorted(unknown)}")
@@ -56,13 +54,10 @@ def profile_update(*, user: User, data: Mapping[str, str]) -> list[str]:
     return changed
 
 
-def expired_trial_purge(*, subscription: "Subscription", now: datetime) -> bool:
+def expired_trial_purge(*, subscription: Subscription, now: datetime) -> bool:
     """001: a trial that ended without a subscription has its data deleted after the grace
     period. A customer who never paid has no invoice to keep: the account goes entirely; the
     trial claim (a hash of the e-mail) stays so the trial cannot be taken again."""
-    from subscriptions.gateways import stripe as gateway
-    from subscriptions.models import BillingAccount, Invoice, Subscription, SubscriptionStatus
-
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",)).filter(pk=subscription.pk).first()
@@ -96,6 +91,4 @@ def expired_trial_purge(*, subscription: "Subscription", now: datetime) -> bool:
 def email_change_audit(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
     """A verified new e-mail address replaced the old one (allauth): on the timeline, without
     the addresses themselves."""
-    from subscriptions.services import audit
-
     audit(user=user, actor=user, kind="profile_updated", changes=["email"])

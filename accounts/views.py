@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
 from accounts.forms import ProfileForm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from subscriptions import selectors
 
@@ -45,8 +46,8 @@ def language_set(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def home(request: HttpRequest) -> TemplateResponse:
-    subscription = selectors.subscription_current(user=request.user)  # type: ignore[arg-type]
+def home(request: AuthenticatedHttpRequest) -> TemplateResponse:
+    subscription = selectors.subscription_current(user=request.user)
     days_left = selectors.trial_days_left(subscription, now=timezone.now()) if subscription else 0
     return TemplateResponse(
         request, "accounts/home.html", {"subscription": subscription, "days_left": days_left}
@@ -54,10 +55,10 @@ def home(request: HttpRequest) -> TemplateResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def user_profile(request: HttpRequest) -> HttpResponse:
+def user_profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The customer's profile: one form, saved through profile_update; a new language takes
     effect at once (the page comes back under the new language's prefix)."""
-    user: User = request.user  # type: ignore[assignment]
+    user: User = request.user
     if request.method == "POST":
         # A fresh copy: the form's model validation must not alter request.user in memory.
         form = ProfileForm(request.POST, instance=User.objects.get(pk=user.pk))

@@ -28,7 +28,7 @@ from django.db import connection, reset_queries  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from subscriptions import catalog, services  # noqa: E402
+from subscriptions import catalog  # noqa: E402
 from subscriptions.gateways import stripe as gateway  # noqa: E402
 from subscriptions.models import (  # noqa: E402
     BillingAccount,
@@ -37,6 +37,7 @@ from subscriptions.models import (  # noqa: E402
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.services.billing import billing_run  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DUE = 50
@@ -88,7 +89,7 @@ def measure(total: int) -> tuple[float, int, int]:
     reset_queries()
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        done = services.billing_run(now=NOW)
+        done = billing_run(now=NOW)
         elapsed = time.perf_counter() - started
     return elapsed, len(queries.captured_queries), done["renewed"]
 

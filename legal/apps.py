@@ -7,4 +7,4 @@ class LegalConfig(AppConfig):
     verbose_name = _("Terms")
 
     def ready(self) -> None:
-        from legal import signals  # noqa: F401
+        from legal import signals, tasks  # noqa: F401  signal receivers; the Celery tasks its services queue by name

@@ -3,20 +3,19 @@ that a customer has seen one."""
 
 from datetime import datetime
 
+from celery import current_app
 from django.db import transaction
 
 from accounts.models import User
 from legal.models import TermsSeen, TermsVersion
 from subscriptions import emails
-from subscriptions.services import audit
+from subscriptions.services.auditing import audit
 
 BATCH_SIZE = 500
 
 
 def terms_publish(*, version: TermsVersion, actor: User | None, now: datetime) -> bool:
     """Publish a version and e-mail customers after commit; False if it was already published."""
-    from legal.tasks import terms_notify
-
     with transaction.atomic():
         locked = TermsVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
         if locked.published_at is not None:
@@ -25,7 +24,9 @@ def terms_publish(*, version: TermsVersion, actor: User | None, now: datetime) -
         locked.save(update_fields=["published_at"])
         audit(user=None, kind="terms_published", actor=actor, version=locked.version)
         version_id = locked.pk
-        transaction.on_commit(lambda: terms_notify.delay(version_id=version_id))
+        transaction.on_commit(
+            lambda: current_app.tasks["legal.tasks.terms_notify"].delay(version_id=version_id)
+        )
     version.refresh_from_db()
     return True
 

@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from privacy import services
 from privacy.models import DataExport
-from subscriptions.services import SubscriptionError
+from subscriptions.services.errors import SubscriptionError
 
 
 @admin.register(DataExport)

@@ -7,4 +7,4 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Personal data")
 
     def ready(self) -> None:
-        from privacy import signals  # noqa: F401
+        from privacy import signals, tasks  # noqa: F401  signal receivers; the Celery tasks its services queue by name

@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.core.files import File
@@ -32,9 +33,10 @@ from accounts.models import User
 from privacy import erasure, inventory
 from privacy.models import PENDING_STATUSES, DataExport, ExportStatus
 from subscriptions import emails
-from subscriptions import services as subscription_services
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import BillingAccount, Invoice, PaymentAttempt
+from subscriptions.services import account_closure as closure
+from subscriptions.services.auditing import audit
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +63,6 @@ class PrivacyError(Exception):
 def export_request(*, user: User, now: datetime) -> DataExport:
     """Start an export; one at a time per customer. Works whatever the subscription's state
     (trial, expired trial, cancelled, suspended): 001."""
-    from privacy import tasks
-
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)
         pending = DataExport.objects.filter(user=user, status__in=PENDING_STATUSES)
@@ -78,8 +78,10 @@ def export_request(*, user: User, now: datetime) -> DataExport:
                 )
         except IntegrityError as exc:  # the other tab won
             raise PrivacyError(_("Your export is already being prepared.")) from exc
-        subscription_services.audit(user=user, kind="data_export_requested", export=export.pk)
-        transaction.on_commit(lambda: tasks.export_build.delay(export.pk))
+        audit(user=user, kind="data_export_requested", export=export.pk)
+        transaction.on_commit(
+            lambda: current_app.tasks["privacy.tasks.export_build"].delay(export.pk)
+        )
     return export
 
 
@@ -123,7 +125,7 @@ def export_build(*, export: DataExport, now: datetime) -> DataExport:
         exp.finished_at = now
         exp.expires_at = now + EXPORT_LIFETIME
         exp.save(update_fields=["file", "size", "status", "progress", "finished_at", "expires_at"])
-        subscription_services.audit(user=user, kind="data_export_ready", export=exp.pk)
+        audit(user=user, kind="data_export_ready", export=exp.pk)
         emails.email_user(user, "export_ready", {"export": exp})
     return exp
 
@@ -224,7 +226,7 @@ def deleted_email(user: User) -> str:
 
 def account_closure_preview(*, user: User, now: datetime) -> list[Any]:
     """What ending the subscriptions now refunds (shown before the customer confirms)."""
-    return list(subscription_services.account_closure_preview(user=user, now=now))
+    return list(closure.account_closure_preview(user=user, now=now))
 
 
 def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
@@ -240,7 +242,7 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
     if user.email == deleted_email(user):
         return False
     refunds = account_closure_preview(user=user, now=now)
-    subscription_services.account_closure(user=user, now=now, actor=actor)
+    closure.account_closure(user=user, now=now, actor=actor)
 
     billing = BillingAccount.objects.filter(user=user).first()
     stripe_ids = [billing.stripe_customer_id, billing.payment_method_id] if billing else []
@@ -266,7 +268,7 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
         )
         to = user.email
         _erase(user, stripe_ids=[i for i in stripe_ids if i])
-        subscription_services.audit(
+        audit(
             user=user,
             actor=actor,
             kind="account_deleted",
@@ -274,23 +276,17 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
             refunds=len(refunds),
             stripe_customer_deleted=stripe_deleted,
         )
-        transaction.on_commit(lambda: _email_send(to=to, message=message))
+        transaction.on_commit(lambda: emails.email_send_queue(to=to, message=message))
         if not stripe_deleted:
             transaction.on_commit(lambda: _stripe_customer_delete_later(customer_id))
     logger.info("deleted the account of customer %s", user.pk)
     return True
 
 
-def _email_send(*, to: str, message: dict[str, str]) -> None:
-    from subscriptions.tasks import email_send
-
-    email_send.delay(to=to, **message)
-
-
 def _stripe_customer_delete_later(customer_id: str) -> None:
-    from privacy import tasks
-
-    tasks.stripe_customer_delete.apply_async(kwargs={"customer_id": customer_id}, countdown=300)
+    current_app.tasks["privacy.tasks.stripe_customer_delete"].apply_async(
+        kwargs={"customer_id": customer_id}, countdown=300
+    )
 
 
 def stripe_customer_delete(*, customer_id: str) -> bool:

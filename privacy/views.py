@@ -13,17 +13,18 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 from privacy import selectors, services
 from privacy.models import ExportStatus
 from subscriptions import selectors as subscription_selectors
-from subscriptions.services import SubscriptionError
+from subscriptions.services.errors import SubscriptionError
 
 
 @require_http_methods(["GET", "POST"])
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The exports page; with htmx, only its progress block (polled while one is prepared)."""
-    user: User = request.user  # type: ignore[assignment]
+    user: User = request.user
     if request.method == "POST":
         try:
             services.export_request(user=user, now=timezone.now())
@@ -40,16 +41,16 @@ def export(request: HttpRequest) -> HttpResponse:
         "current": exports[0] if exports else None,
         "export_days": services.EXPORT_LIFETIME.days,
     }
-    template = "privacy/export.html#progress" if request.htmx else "privacy/export.html"  # type: ignore[attr-defined]
+    template = "privacy/export.html#progress" if request.htmx else "privacy/export.html"
     response = TemplateResponse(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response
 
 
 @require_GET
-def export_download(request: HttpRequest, token: str) -> HttpResponseBase:
+def export_download(request: AuthenticatedHttpRequest, token: str) -> HttpResponseBase:
     """The private link of the e-mail: the owner only (anyone else: 404), until it expires."""
-    export = selectors.export_for_download(user=request.user, token=token)  # type: ignore[arg-type]
+    export = selectors.export_for_download(user=request.user, token=token)
     if export is None:
         raise Http404
     if export.is_expired:
@@ -73,9 +74,9 @@ def export_download(request: HttpRequest, token: str) -> HttpResponseBase:
 
 @require_http_methods(["GET", "POST"])
 @reauthentication_required(allow_get=True)
-def account_delete(request: HttpRequest) -> HttpResponse:
+def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     """What deleting the account does, then, with the password asked again, doing it."""
-    user: User = request.user  # type: ignore[assignment]
+    user: User = request.user
     now = timezone.now()
     error = ""
     if request.method == "POST":

@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import changes, money, policy, refunds
+from subscriptions import money, policy
 from subscriptions.models import (
     AuditEvent,
     BillingAccount,
@@ -25,7 +25,11 @@ from subscriptions.models import (
     RefundStatus,
     Subscription,
 )
-from subscriptions.services import SubscriptionError, switching_offer_grant
+from subscriptions.services.contract_changes import change_request_decide, change_request_quote
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.offers import switching_offer_grant
+from subscriptions.services.refund_quotes import refund_quote_for
+from subscriptions.services.refunds import refund_review_decide
 
 
 def _money(amount: int, currency: str) -> str:
@@ -432,7 +436,7 @@ class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
 
     @admin.display(description=_("policy"))
     def policy_explanation(self, obj: RefundRequest) -> str:
-        quote = refunds.refund_quote_for(invoice=obj.invoice, now=timezone.now())
+        quote = refund_quote_for(invoice=obj.invoice, now=timezone.now())
         return policy.explain(quote, translation.get_language() or "fr")
 
     def save_model(self, request, obj, form, change):
@@ -442,7 +446,7 @@ class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
         amount = form.cleaned_data.get("refund_amount") or Decimal(0)
         minor = int(amount * 10 ** money_precision(obj.currency))  # 2 decimals: exact
         try:
-            refunds.refund_review_decide(
+            refund_review_decide(
                 refund=obj,
                 actor=request.user,
                 approve=decision == "approve",
@@ -549,7 +553,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
     @admin.display(description=_("if approved now"))
     def quote_summary(self, obj: ContractChangeRequest) -> str:
         try:
-            quote = changes.change_request_quote(change=obj, now=timezone.now())
+            quote = change_request_quote(change=obj, now=timezone.now())
         except SubscriptionError as exc:
             return exc.message
         text = policy.explain(quote, translation.get_language() or "fr")
@@ -569,7 +573,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
         if not decision:
             return
         try:
-            changes.change_request_decide(
+            change_request_decide(
                 change=obj,
                 actor=request.user,
                 approve=decision == "approve",

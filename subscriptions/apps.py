@@ -7,7 +7,10 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = _("Subscriptions")
 
     def ready(self) -> None:
-        from subscriptions import webhooks
+        from subscriptions import (
+            tasks,  # noqa: F401  the Celery tasks its services queue by name
+            webhooks,
+        )
         from subscriptions.gateways import stripe as stripe_gateway
 
         stripe_gateway.configure()

@@ -2,12 +2,15 @@
 
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.models import User
+
+EMAIL_SEND_TASK = "subscriptions.tasks.email_send"
 
 
 def render(template: str, context: dict[str, Any], *, language: str, tz: str) -> dict[str, str]:
@@ -21,8 +24,12 @@ def render(template: str, context: dict[str, Any], *, language: str, tz: str) ->
 
 def email_user(user: User, template: str, context: dict[str, Any]) -> None:
     """Queue an e-mail to the customer once the current transaction commits."""
-    from subscriptions.tasks import email_send
-
     message = render(template, {"user": user, **context}, language=user.language, tz=user.time_zone)
     to = user.email
-    transaction.on_commit(lambda: email_send.delay(to=to, **message))
+    transaction.on_commit(lambda: email_send_queue(to=to, message=message))
+
+
+def email_send_queue(*, to: str, message: dict[str, str]) -> None:
+    """Queue `subscriptions.tasks.email_send` by name: tasks import services and e-mails,
+    never the other way round."""
+    current_app.tasks[EMAIL_SEND_TASK].delay(to=to, **message)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.core import signing
 from django.utils.translation import gettext as _
 
-from subscriptions.services import SubscriptionError
+from subscriptions.services.errors import SubscriptionError
 
 VALIDITY = timedelta(minutes=30)
 _SALT = "subscriptions.quote"

@@ -4,7 +4,8 @@ from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
-from subscriptions import services, webhooks
+from subscriptions import webhooks
+from subscriptions.services import billing
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -17,7 +18,7 @@ def email_send(*, to: str, subject: str, text: str, html: str) -> None:
 @shared_task(acks_late=True)
 def billing_run() -> dict[str, int]:
     """Every few minutes: trials ending, renewals due, retries due, reminders, purges."""
-    return services.billing_run(now=timezone.now())
+    return billing.billing_run(now=timezone.now())
 
 
 @shared_task(acks_late=True)

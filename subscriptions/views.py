@@ -11,7 +11,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from subscriptions import changes, policy, quotes, refunds, selectors, services
+from accounts.http import AuthenticatedHttpRequest
+from subscriptions import policy, quotes, selectors
 from subscriptions.models import (
     AttemptStatus,
     ContractChangeRequest,
@@ -24,6 +25,32 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.services import checkout, contract_changes, plan_changes, trials
+from subscriptions.services.cancellation import (
+    CancellationQuote,
+    cancellation_confirm,
+    cancellation_quote,
+    cancellation_undo,
+    refund_to_charge_back,
+)
+from subscriptions.services.cards import card_save, card_setup_start
+from subscriptions.services.checkout import checkout_quote
+from subscriptions.services.contract_changes import change_request_create
+from subscriptions.services.errors import GatewayError, SubscriptionError
+from subscriptions.services.payments import invoice_pay_now, payment_intent_sync
+from subscriptions.services.plan_changes import (
+    plan_change_options,
+    plan_change_quote_for,
+    quote_token,
+)
+from subscriptions.services.refund_quotes import (
+    PaymentsRefund,
+    cancellation_refunds,
+    existing_request,
+    payments_refund,
+    total,
+)
+from subscriptions.services.refunds import refund_requests_create
 
 # The visitor's currency by language (fr and en both sell in euros), until they choose another.
 DEFAULT_CURRENCY = {"fr": Currency.EUR, "en": Currency.EUR}
@@ -55,18 +82,18 @@ def pricing(request: HttpRequest) -> TemplateResponse:
     return TemplateResponse(request, "subscriptions/pricing.html", context)
 
 
-def subscription_detail(request: HttpRequest) -> TemplateResponse:
+def subscription_detail(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
-    subscription = selectors.subscription_current(user=user)  # type: ignore[arg-type]
+    subscription = selectors.subscription_current(user=user)
     now = timezone.now()
     currency = subscription.currency if subscription else _currency(request)
     context = {
         "subscription": subscription,
-        "billing": selectors.billing_account(user=user),  # type: ignore[arg-type]
+        "billing": selectors.billing_account(user=user),
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
         "rows": selectors.pricing_table(currency=currency),
-        "open_invoices": list(selectors.invoices_open(user=user)),  # type: ignore[arg-type]
-        "change_options": changes.plan_change_options(subscription=subscription)
+        "open_invoices": list(selectors.invoices_open(user=user)),
+        "change_options": plan_change_options(subscription=subscription)
         if subscription is not None
         and subscription.status == SubscriptionStatus.ACTIVE
         and subscription.cancel_at is None
@@ -75,7 +102,7 @@ def subscription_detail(request: HttpRequest) -> TemplateResponse:
         "pending_changes": list(selectors.change_requests_pending(subscription=subscription))
         if subscription is not None
         else [],
-        "charge_back": changes.refund_to_charge_back(subscription)
+        "charge_back": refund_to_charge_back(subscription)
         if subscription is not None and subscription.cancel_at
         else None,
     }
@@ -83,12 +110,12 @@ def subscription_detail(request: HttpRequest) -> TemplateResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def trial_start(request: HttpRequest, plan_code: str) -> HttpResponse:
+def trial_start(request: AuthenticatedHttpRequest, plan_code: str) -> HttpResponse:
     plan = get_object_or_404(Plan, code=plan_code, is_active=True)
     if request.method == "POST":
         try:
-            services.trial_start(user=request.user, plan=plan, now=timezone.now())  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+            trials.trial_start(user=request.user, plan=plan, now=timezone.now())
+        except SubscriptionError as exc:
             messages.error(request, exc.message)
             return TemplateResponse(
                 request, "subscriptions/trial_start.html", {"plan": plan}, status=400
@@ -99,7 +126,7 @@ def trial_start(request: HttpRequest, plan_code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
+def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
     price = get_object_or_404(
         Price.objects.select_related("plan"), pk=price_id, is_active=True, plan__is_active=True
     )
@@ -110,9 +137,9 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
         try:
             setup_intent = request.POST.get("setup_intent", "").strip()
             if setup_intent:
-                services.card_save(user=user, setup_intent_id=setup_intent)  # type: ignore[arg-type]
-            subscription = services.subscribe(user=user, price=price, now=now)  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+                card_save(user=user, setup_intent_id=setup_intent)
+            subscription = checkout.subscribe(user=user, price=price, now=now)
+        except SubscriptionError as exc:
             error = exc.message
         else:
             open_invoice = subscription.invoices.filter(status=InvoiceStatus.OPEN).first()
@@ -127,14 +154,14 @@ def subscribe(request: HttpRequest, price_id: int) -> HttpResponse:
             return redirect("subscriptions:detail")
     context = {
         "price": price,
-        "quote": services.checkout_quote(user=user, price=price, now=now),  # type: ignore[arg-type]
-        "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),  # type: ignore[arg-type]
+        "quote": checkout_quote(user=user, price=price, now=now),
+        "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),
     }
     return _card_page(request, "subscriptions/subscribe.html", context, error=error)
 
 
 def _card_page(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     template: str,
     context: dict[str, object],
     *,
@@ -143,12 +170,12 @@ def _card_page(
 ) -> TemplateResponse:
     """A page with Stripe.js card entry: a fresh SetupIntent whenever a card is to be typed
     (no saved card, the last one was declined, or the customer replaces it)."""
-    billing = selectors.billing_account(user=request.user)  # type: ignore[arg-type]
+    billing = selectors.billing_account(user=request.user)
     client_secret = ""
     if new_card or error or billing is None or not billing.has_card:
         try:
-            client_secret = services.card_setup_start(user=request.user)  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+            client_secret = card_setup_start(user=request.user)
+        except SubscriptionError as exc:
             error = error or exc.message
     context = {
         **context,
@@ -162,19 +189,19 @@ def _card_page(
 
 
 @require_http_methods(["GET", "POST"])
-def card_update(request: HttpRequest) -> HttpResponse:
+def card_update(request: AuthenticatedHttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            services.card_save(
-                user=request.user,  # type: ignore[arg-type]
+            card_save(
+                user=request.user,
                 setup_intent_id=request.POST.get("setup_intent", "").strip(),
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             messages.success(request, _("Your new card is saved."))
-            open_invoice = selectors.invoices_open(user=request.user).first()  # type: ignore[arg-type]
+            open_invoice = selectors.invoices_open(user=request.user).first()
             if open_invoice is not None:
                 return redirect("subscriptions:invoice_pay", number=open_invoice.number)
             return redirect("subscriptions:detail")
@@ -182,9 +209,9 @@ def card_update(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
+def invoice_pay(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
     """Pay an open invoice now with the saved card, or complete a bank authentication."""
-    invoice = selectors.invoice_for_user(user=request.user, number=number)  # type: ignore[arg-type]
+    invoice = selectors.invoice_for_user(user=request.user, number=number)
     if invoice is None:
         raise Http404
     attempt = invoice.attempts.order_by("-number").first()
@@ -198,12 +225,12 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         now = timezone.now()
         try:
             if request.POST.get("action") == "authenticated" and attempt and needs_authentication:
-                services.payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
+                payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
             else:
-                services.invoice_pay_now(user=request.user, invoice=invoice, now=now)  # type: ignore[arg-type]
-        except services.SubscriptionError as exc:
+                invoice_pay_now(user=request.user, invoice=invoice, now=now)
+        except SubscriptionError as exc:
             error = exc.message
-        except services.gateway.GatewayError as exc:
+        except GatewayError as exc:
             error = exc.message
         invoice.refresh_from_db()
         if invoice.status == InvoiceStatus.PAID:
@@ -219,7 +246,7 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
         "invoice": invoice,
         "attempt": attempt,
         "needs_authentication": needs_authentication,
-        "billing": selectors.billing_account(user=request.user),  # type: ignore[arg-type]
+        "billing": selectors.billing_account(user=request.user),
         "error": error,
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
@@ -232,15 +259,15 @@ def invoice_pay(request: HttpRequest, number: str) -> HttpResponse:
 # --- changing plan (000, 001, 004) -----------------------------------------------------------
 
 
-def _live_subscription(request: HttpRequest) -> Subscription:
-    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+def _live_subscription(request: AuthenticatedHttpRequest) -> Subscription:
+    subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
         raise Http404
     return subscription
 
 
 @require_http_methods(["GET", "POST"])
-def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
+def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
     """The quote in place (htmx partial) or as a page, then the confirmation."""
     subscription = _live_subscription(request)
     target = get_object_or_404(
@@ -254,14 +281,14 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            changes.plan_change(
-                user=request.user,  # type: ignore[arg-type]
+            plan_changes.plan_change(
+                user=request.user,
                 subscription=subscription,
                 target=target,
                 token=request.POST.get("quote", ""),
                 now=now,
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             subscription.refresh_from_db()
@@ -274,8 +301,8 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
                 )
             return redirect("subscriptions:detail")
     try:
-        quote = changes.plan_change_quote_for(subscription=subscription, target=target, now=now)
-    except services.SubscriptionError as exc:
+        quote = plan_change_quote_for(subscription=subscription, target=target, now=now)
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:detail")
     context = {
@@ -285,21 +312,21 @@ def plan_change(request: HttpRequest, price_id: int) -> HttpResponse:
         "explanation": policy.explain(
             quote,
             translation.get_language() or "fr",
-            tz=request.user.time_zone,  # type: ignore[union-attr]
+            tz=request.user.time_zone,
         ),
-        "token": changes.quote_token(subscription=subscription, target=target, quoted_at=now),
+        "token": quote_token(subscription=subscription, target=target, quoted_at=now),
         "error": error,
     }
     template = "subscriptions/plan_change.html"
-    if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
+    if request.htmx and request.method == "GET":
         template += "#quote"
     return TemplateResponse(request, template, context, status=400 if error else 200)
 
 
 @require_POST
-def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
-    changes.plan_change_withdraw(
-        user=request.user,  # type: ignore[arg-type]
+def plan_change_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
+    plan_changes.plan_change_withdraw(
+        user=request.user,
         subscription=_live_subscription(request),
     )
     messages.success(request, _("Your scheduled change is withdrawn."))
@@ -307,23 +334,23 @@ def plan_change_withdraw(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def change_request_new(request: HttpRequest) -> HttpResponse:
+def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     subscription = _live_subscription(request)
-    options = changes.plan_change_options(subscription=subscription)
+    options = plan_change_options(subscription=subscription)
     error = ""
     if request.method == "POST":
         target = next((p for p in options if str(p.pk) == request.POST.get("target", "")), None)
         try:
             if target is None:
-                raise services.SubscriptionError(_("Please choose another plan."))
-            changes.change_request_create(
-                user=request.user,  # type: ignore[arg-type]
+                raise SubscriptionError(_("Please choose another plan."))
+            change_request_create(
+                user=request.user,
                 subscription=subscription,
                 target=target,
                 reason=request.POST.get("reason", "").replace("\x00", ""),
                 message=request.POST.get("message", "").replace("\x00", ""),
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             messages.success(request, _("Your request is sent: our team will answer by e-mail."))
@@ -340,11 +367,11 @@ def change_request_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def change_request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def change_request_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(ContractChangeRequest, pk=pk, user=request.user)
     try:
-        changes.change_request_withdraw(user=request.user, change=change)  # type: ignore[arg-type]
-    except services.SubscriptionError as exc:
+        contract_changes.change_request_withdraw(user=request.user, change=change)
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Your change request is withdrawn."))
@@ -355,20 +382,20 @@ def change_request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def cancel(request: HttpRequest) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Click 1 opens this form (prefilled); click 2, "Continue", shows the summary."""
-    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
         return TemplateResponse(request, "subscriptions/cancel_start.html", {})
     now = timezone.now()
-    quote = changes.cancellation_quote(subscription=subscription, now=now)
+    quote = cancellation_quote(subscription=subscription, now=now)
     context = {
         "subscription": subscription,
         "quote": quote,
         "reason": request.POST.get("reason", "").replace("\x00", "")[:2000],
         "refund_explanation": _refund_sentence(request, quote.refund),
         "guarantee_explanation": _refund_sentence(request, quote.guarantee),
-        "charge_back": changes.refund_to_charge_back(subscription),
+        "charge_back": refund_to_charge_back(subscription),
         "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
         "quote_token": quotes.token(
             what="cancel", pk=subscription.pk, quoted_at=now, shown=_cancel_summary(quote)
@@ -384,27 +411,27 @@ def cancel(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, template, context)
 
 
-def _cancel_summary(quote: changes.CancellationQuote) -> str:
+def _cancel_summary(quote: CancellationQuote) -> str:
     guarantee = quote.guarantee.amount if quote.guarantee else None
     return quotes.summary(quote.ends_at, quote.refund.amount, guarantee)
 
 
-def _refund_sentence(request: HttpRequest, quote: policy.RefundQuote | None) -> str:
+def _refund_sentence(request: AuthenticatedHttpRequest, quote: policy.RefundQuote | None) -> str:
     if quote is None or quote.rule == "none":
         return ""
     return policy.explain(
         quote,
         translation.get_language() or "fr",
-        tz=request.user.time_zone,  # type: ignore[union-attr]
+        tz=request.user.time_zone,
     )
 
 
 @require_POST
-def cancel_confirm(request: HttpRequest) -> HttpResponse:
+def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
-    subscription = selectors.subscription_live(user=request.user)  # type: ignore[arg-type]
+    subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
-        latest = selectors.subscription_current(user=request.user)  # type: ignore[arg-type]
+        latest = selectors.subscription_current(user=request.user)
         if latest is None or latest.status != SubscriptionStatus.CANCELED:
             return redirect("subscriptions:cancel")  # which says there is nothing to cancel
         # Confirmed twice with the full refund (double click, second tab): already ended.
@@ -419,37 +446,37 @@ def cancel_confirm(request: HttpRequest) -> HttpResponse:
         )
         full_refund = request.POST.get("full_refund") == "1"
         if subscription.cancel_at is None or full_refund:  # else confirmed twice: shown again
-            then = changes.cancellation_quote(subscription=subscription, now=shown.at)
+            then = cancellation_quote(subscription=subscription, now=shown.at)
             quotes.check(shown, _cancel_summary(then))
-        sub, refunded = changes.cancellation_confirm(
-            user=request.user,  # type: ignore[arg-type]
+        sub, refunded = cancellation_confirm(
+            user=request.user,
             subscription=subscription,
             reason=request.POST.get("reason", "").replace("\x00", ""),
             now=now,
             full_refund=full_refund,
             quoted_at=shown.at,
         )
-    except services.SubscriptionError as exc:
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:cancel")
     context = {
         "subscription": sub,
-        "refund": refunds.total(refunded or refunds.cancellation_refunds(sub)),
-        "charge_back": changes.refund_to_charge_back(sub),
+        "refund": total(refunded or cancellation_refunds(sub)),
+        "charge_back": refund_to_charge_back(sub),
         "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
     }
     return TemplateResponse(request, "subscriptions/cancel_done.html", context)
 
 
 @require_POST
-def cancel_undo(request: HttpRequest) -> HttpResponse:
+def cancel_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
-        changes.cancellation_undo(
-            user=request.user,  # type: ignore[arg-type]
+        cancellation_undo(
+            user=request.user,
             subscription=_live_subscription(request),
             now=timezone.now(),
         )
-    except services.SubscriptionError as exc:
+    except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Your subscription continues."))
@@ -460,38 +487,36 @@ def cancel_undo(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def refund_request(request: HttpRequest, number: str) -> HttpResponse:
-    invoice = selectors.invoice_for_user(user=request.user, number=number)  # type: ignore[arg-type]
+def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
+    invoice = selectors.invoice_for_user(user=request.user, number=number)
     if invoice is None:
         raise Http404
     now = timezone.now()
-    existing = refunds.existing_request(invoice)
+    existing = existing_request(invoice)
     error = ""
     if request.method == "POST" and existing is None:
         try:
             shown = quotes.read(
                 request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
             )
-            quotes.check(
-                shown, _refund_summary(refunds.payments_refund(invoice=invoice, now=shown.at))
-            )
-            rows = refunds.refund_requests_create(
-                user=request.user,  # type: ignore[arg-type]
+            quotes.check(shown, _refund_summary(payments_refund(invoice=invoice, now=shown.at)))
+            rows = refund_requests_create(
+                user=request.user,
                 invoice=invoice,
                 reason=request.POST.get("reason", ""),
                 details=request.POST.get("details", "").replace("\x00", ""),
                 now=now,
                 quoted_at=shown.at,
             )
-        except services.SubscriptionError as exc:
+        except SubscriptionError as exc:
             error = exc.message
         else:
             # The least advanced part says how far the refund is (one may wait for a retry).
             pending = [row for row in rows if row.status != RefundStatus.SUCCEEDED]
             refund = pending[0] if pending else rows[0]
-            done = {"refund": refund, "total": refunds.total(rows), "invoice": invoice}
+            done = {"refund": refund, "total": total(rows), "invoice": invoice}
             return TemplateResponse(request, "subscriptions/refund_done.html", done)
-    result = refunds.payments_refund(invoice=invoice, now=now)
+    result = payments_refund(invoice=invoice, now=now)
     quote = result.quote
     context: dict[str, object] = {
         "invoice": invoice,
@@ -517,10 +542,10 @@ def refund_request(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-def _refund_summary(result: refunds.PaymentsRefund) -> str:
+def _refund_summary(result: PaymentsRefund) -> str:
     return quotes.summary(result.quote.amount, result.quote.rule, result.quote.ends_at)
 
 
-def refund_list(request: HttpRequest) -> TemplateResponse:
-    requests_ = selectors.refund_requests(user=request.user)  # type: ignore[arg-type]
+def refund_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
+    requests_ = selectors.refund_requests(user=request.user)
     return TemplateResponse(request, "subscriptions/refund_list.html", {"refunds": requests_})

@@ -1,25 +1,26 @@
 """The customer's invoices: list, detail page and PDF download (only their own: 404 otherwise)."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from accounts.http import AuthenticatedHttpRequest
 from subscriptions import invoices
 
 
 @require_safe
-def invoice_list(request: HttpRequest) -> TemplateResponse:
-    context = {"invoices": invoices.invoice_list_for_user(user=request.user)}  # type: ignore[arg-type]
+def invoice_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
+    context = {"invoices": invoices.invoice_list_for_user(user=request.user)}
     return TemplateResponse(request, "subscriptions/invoice_list.html", context)
 
 
 @require_safe
-def invoice_detail(request: HttpRequest, number: str) -> TemplateResponse:
+def invoice_detail(request: AuthenticatedHttpRequest, number: str) -> TemplateResponse:
     invoice = get_object_or_404(
-        invoices.invoice_detail_queryset(user=request.user),  # type: ignore[arg-type]
+        invoices.invoice_detail_queryset(user=request.user),
         number=number,
     )
     return TemplateResponse(
@@ -29,9 +30,9 @@ def invoice_detail(request: HttpRequest, number: str) -> TemplateResponse:
 
 @require_safe
 @cache_control(private=True)
-def invoice_pdf(request: HttpRequest, number: str) -> HttpResponse:
+def invoice_pdf(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
     invoice = get_object_or_404(
-        invoices.invoice_detail_queryset(user=request.user),  # type: ignore[arg-type]
+        invoices.invoice_detail_queryset(user=request.user),
         number=number,
     )
     return HttpResponse(

@@ -16,8 +16,9 @@ from django.utils import timezone
 from djstripe.models import Event
 from djstripe.signals import WEBHOOK_SIGNALS
 
-from subscriptions import services
 from subscriptions.models import Invoice
+from subscriptions.services.auditing import audit
+from subscriptions.services.payments import charge_refunds_sync, payment_intent_sync
 
 logger = logging.getLogger(__name__)
 
@@ -27,18 +28,18 @@ def _object(event: Event) -> dict[str, Any]:
 
 
 def payment_intent_changed(sender: Any, event: Event, **kwargs: Any) -> None:
-    services.payment_intent_sync(payment_intent_id=_object(event)["id"], now=timezone.now())
+    payment_intent_sync(payment_intent_id=_object(event)["id"], now=timezone.now())
 
 
 def charge_refunded(sender: Any, event: Event, **kwargs: Any) -> None:
-    services.charge_refunds_sync(charge_id=_object(event)["id"], now=timezone.now())
+    charge_refunds_sync(charge_id=_object(event)["id"], now=timezone.now())
 
 
 def dispute_created(sender: Any, event: Event, **kwargs: Any) -> None:
     dispute = _object(event)
     charge_id = str(dispute.get("charge") or "")
     invoice = Invoice.objects.filter(stripe_charge_id=charge_id).select_related("user").first()
-    services.audit(
+    audit(
         user=invoice.user if invoice else None,
         kind="dispute_opened",
         subscription=invoice.subscription if invoice else None,

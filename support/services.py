@@ -4,6 +4,7 @@ with an audit event on the customer's timeline and e-mails queued after commit."
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -14,7 +15,7 @@ from django.utils import timezone, translation
 from accounts.models import User
 from subscriptions import emails
 from subscriptions.selectors import subscription_current
-from subscriptions.services import audit
+from subscriptions.services.auditing import audit
 from support.attachments import CheckedFile
 from support.models import Attachment, Message, Ticket, TicketStatus
 
@@ -45,10 +46,10 @@ def _attachments_save(message: Message, files: Sequence[CheckedFile]) -> None:
 
 
 def _support_notify_queue(message: Message) -> None:
-    from support.tasks import support_notify
-
     message_id = message.pk
-    transaction.on_commit(lambda: support_notify.delay(message_id=message_id))
+    transaction.on_commit(
+        lambda: current_app.tasks["support.tasks.support_notify"].delay(message_id=message_id)
+    )
 
 
 def ticket_create(

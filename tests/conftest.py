@@ -49,12 +49,12 @@ def add_card(stripe_server):
     payment method, then the portal's card_save with the SetupIntent's id."""
     import stripe
 
-    from subscriptions import services
+    from subscriptions.services.cards import card_save, card_setup_start
 
     def _add(user, payment_method="pm_card_visa"):
-        client_secret = services.card_setup_start(user=user)
+        client_secret = card_setup_start(user=user)
         setup_intent_id = client_secret.split("_secret_")[0]
         stripe.SetupIntent.confirm(setup_intent_id, payment_method=payment_method)
-        return services.card_save(user=user, setup_intent_id=setup_intent_id)
+        return card_save(user=user, setup_intent_id=setup_intent_id)
 
     return _add

@@ -163,15 +163,15 @@ def subscribed_customer(customer, catalog, add_card, stripe_server):
     """A customer with a card and a paid subscription, created through the services."""
     from django.utils import timezone
 
-    from subscriptions import services
     from subscriptions.models import Price
+    from subscriptions.services.checkout import subscribe
 
     def _subscribe(code="pro", interval="month", language="fr", at=None):
         customer.language = language
         customer.save(update_fields=["language"])
         add_card(customer)
         price = Price.objects.get(plan__code=code, interval=interval, currency="EUR")
-        return services.subscribe(user=customer, price=price, now=at or timezone.now())
+        return subscribe(user=customer, price=price, now=at or timezone.now())
 
     return _subscribe
 

@@ -3,8 +3,8 @@ from datetime import timedelta
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from subscriptions import services
 from subscriptions.models import Invoice, InvoiceKind, RefundRequest, RefundStatus
+from subscriptions.services.billing import billing_run
 
 
 def test_within_14_days_a_french_customer_gets_the_full_refund(
@@ -33,7 +33,7 @@ def test_after_a_renewal_within_5_business_days_an_english_customer_is_refunded(
     page, settle, login, subscribed_customer, customer, transactional_db
 ):
     sub = subscribed_customer(language="en", at=timezone.now() - timedelta(days=32))
-    services.billing_run(now=sub.next_billing_at)
+    billing_run(now=sub.next_billing_at)
     renewal = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     assert timezone.now() - renewal.paid_at < timedelta(days=3)
     login(customer)

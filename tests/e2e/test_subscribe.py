@@ -65,15 +65,16 @@ def test_a_renewal_the_bank_must_confirm_is_paid_from_the_link_in_the_email(
 ):
     from django.utils import timezone
 
-    from subscriptions import services
     from subscriptions.models import Price
+    from subscriptions.services.billing import billing_run
+    from subscriptions.services.checkout import subscribe
     from tests.subscriptions.test_webhooks import card_needing_authentication
 
     add_card(customer)
     price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
-    sub = services.subscribe(user=customer, price=price, now=timezone.now())
+    sub = subscribe(user=customer, price=price, now=timezone.now())
     card_needing_authentication(customer)
-    services.billing_run(now=sub.next_billing_at)
+    billing_run(now=sub.next_billing_at)
     invoice = Invoice.objects.get(kind="renewal")
     link = next(
         line for line in mailoutbox[-1].body.split() if f"/invoices/{invoice.number}/pay/" in line

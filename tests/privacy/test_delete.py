@@ -31,7 +31,7 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
-from subscriptions.services import subscribe
+from subscriptions.services.checkout import subscribe
 from tests.factories import UserFactory
 from tests.privacy.conftest import PASSWORD, PERSONAL, reauthenticate
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from privacy import services
 from privacy.models import DataExport, ExportStatus
-from subscriptions import services as subscription_services
 from subscriptions.models import Invoice, Price, Subscription, SubscriptionStatus
+from subscriptions.services.checkout import subscribe
 from tests.factories import UserFactory
 from tests.privacy.conftest import PERSONAL
 
@@ -42,7 +42,7 @@ def _download_path(message):
 def subscribed(person, catalog, add_card):
     add_card(person)
     price = Price.objects.get(plan=catalog["pro"], interval="month", currency="EUR")
-    subscription_services.subscribe(user=person, price=price, now=timezone.now())
+    subscribe(user=person, price=price, now=timezone.now())
     person.language = "en"
     person.save(update_fields=["language"])
     return person

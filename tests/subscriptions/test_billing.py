@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from allauth.account.models import EmailAddress
 
-from subscriptions import entitlements, services
+from subscriptions import entitlements
 from subscriptions.models import (
     AttemptStatus,
     AuditEvent,
@@ -22,6 +22,14 @@ from subscriptions.models import (
     SubscriptionStatus,
     TrialClaim,
 )
+from subscriptions.services import billing
+from subscriptions.services.billing import billing_run
+from subscriptions.services.checkout import checkout_quote, subscribe
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.offers import switching_offer_grant
+from subscriptions.services.payments import invoice_charge, invoice_pay_now
+from subscriptions.services.renewals import subscription_renew
+from subscriptions.services.trials import trial_start
 from tests.factories import UserFactory
 
 # Real commits: e-mails are queued on commit, as in production.
@@ -38,7 +46,7 @@ def price(code, interval, currency="EUR"):
 
 def run(now):
     with time_machine.travel(now, tick=False):
-        return services.billing_run(now=now)
+        return billing_run(now=now)
 
 
 def subjects(mailoutbox):
@@ -49,7 +57,7 @@ def subjects(mailoutbox):
 
 
 def test_a_trial_lasts_15_days_without_a_card_and_keeps_sms_off(customer, catalog, mailoutbox):
-    sub = services.trial_start(user=customer, plan=catalog["premium"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["premium"], now=T0)
 
     assert sub.status == SubscriptionStatus.TRIALING
     assert sub.trial_ends_at == T0 + timedelta(days=15)
@@ -63,39 +71,39 @@ def test_a_trial_lasts_15_days_without_a_card_and_keeps_sms_off(customer, catalo
 
 
 def test_one_trial_per_email_even_after_the_account_is_deleted(customer, catalog):
-    services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    trial_start(user=customer, plan=catalog["pro"], now=T0)
     Subscription.objects.filter(user=customer).delete()
-    with pytest.raises(services.SubscriptionError, match="already used your free trial"):
-        services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    with pytest.raises(SubscriptionError, match="already used your free trial"):
+        trial_start(user=customer, plan=catalog["pro"], now=T0)
 
     email = customer.email.upper()
     customer.delete()
     again = UserFactory(email=email)
     EmailAddress.objects.create(user=again, email=email, verified=True, primary=True)
-    with pytest.raises(services.SubscriptionError, match="already used your free trial"):
-        services.trial_start(user=again, plan=catalog["pro"], now=T0)
+    with pytest.raises(SubscriptionError, match="already used your free trial"):
+        trial_start(user=again, plan=catalog["pro"], now=T0)
     assert TrialClaim.objects.count() == 1
 
 
 def test_an_unverified_email_cannot_start_a_trial(catalog, db):
     user = UserFactory()
-    with pytest.raises(services.SubscriptionError, match="verify your e-mail"):
-        services.trial_start(user=user, plan=catalog["pro"], now=T0)
+    with pytest.raises(SubscriptionError, match="verify your e-mail"):
+        trial_start(user=user, plan=catalog["pro"], now=T0)
     assert not Subscription.objects.exists()
 
 
 def test_the_same_card_cannot_give_a_second_trial(catalog, add_card, mailoutbox):
     first = UserFactory()
     EmailAddress.objects.create(user=first, email=first.email, verified=True, primary=True)
-    services.trial_start(user=first, plan=catalog["pro"], now=T0)
+    trial_start(user=first, plan=catalog["pro"], now=T0)
     add_card(first)
-    services.subscribe(user=first, price=price("pro", "month"), now=T0)
+    subscribe(user=first, price=price("pro", "month"), now=T0)
 
     second = UserFactory()
     EmailAddress.objects.create(user=second, email=second.email, verified=True, primary=True)
-    services.trial_start(user=second, plan=catalog["pro"], now=T0)
+    trial_start(user=second, plan=catalog["pro"], now=T0)
     add_card(second)  # the same test card: the same fingerprint
-    sub = services.subscribe(user=second, price=price("pro", "month"), now=T0 + timedelta(hours=1))
+    sub = subscribe(user=second, price=price("pro", "month"), now=T0 + timedelta(hours=1))
 
     # The second trial ends at once and the first invoice is paid now.
     assert sub.status == SubscriptionStatus.ACTIVE
@@ -104,7 +112,7 @@ def test_the_same_card_cannot_give_a_second_trial(catalog, add_card, mailoutbox)
 
 
 def test_trial_warning_three_days_before_the_end_once(customer, catalog, mailoutbox):
-    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["pro"], now=T0)
     warning_at = sub.trial_ends_at - timedelta(days=3)
 
     run(warning_at - timedelta(seconds=1))
@@ -118,7 +126,7 @@ def test_trial_warning_three_days_before_the_end_once(customer, catalog, mailout
 def test_trial_without_a_plan_expires_then_its_data_is_deleted_after_the_grace(
     customer, catalog, mailoutbox
 ):
-    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["pro"], now=T0)
     end = sub.trial_ends_at
 
     run(end - timedelta(seconds=1))
@@ -143,16 +151,16 @@ def test_trial_without_a_plan_expires_then_its_data_is_deleted_after_the_grace(
 def test_subscribing_during_the_trial_bills_at_its_end_and_keeps_the_trial(
     customer, catalog, add_card, mailoutbox
 ):
-    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["pro"], now=T0)
     add_card(customer)
-    quote = services.checkout_quote(user=customer, price=price("pro", "month"), now=T0)
+    quote = checkout_quote(user=customer, price=price("pro", "month"), now=T0)
     assert (quote.total, quote.first_charge_at, quote.charged_now) == (
         5880,
         sub.trial_ends_at,
         False,
     )
 
-    sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
     assert sub.status == SubscriptionStatus.TRIALING
     assert not Invoice.objects.exists()
 
@@ -176,7 +184,7 @@ def test_subscribing_without_a_trial_charges_at_once(customer, catalog, add_card
 
     add_card(customer)
     with time_machine.travel(T0, tick=False):
-        sub = services.subscribe(user=customer, price=price("premium", "year"), now=T0)
+        sub = subscribe(user=customer, price=price("premium", "year"), now=T0)
 
     invoice = Invoice.objects.get()
     assert sub.status == SubscriptionStatus.ACTIVE
@@ -196,15 +204,15 @@ def test_a_declined_first_payment_says_why_and_leaves_no_paid_subscription(
     customer, catalog, add_card
 ):
     add_card(customer, "pm_card_chargeCustomerFail")
-    with pytest.raises(services.SubscriptionError, match="declined"):
-        services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    with pytest.raises(SubscriptionError, match="declined"):
+        subscribe(user=customer, price=price("pro", "month"), now=T0)
     sub = Subscription.objects.get()
     assert sub.status == SubscriptionStatus.INCOMPLETE
     assert not entitlements.has_feature(customer, "core")
 
     # With a working card the same invoice is paid: nothing is billed twice.
     add_card(customer)
-    services.subscribe(user=customer, price=price("pro", "month"), now=T0 + timedelta(minutes=5))
+    subscribe(user=customer, price=price("pro", "month"), now=T0 + timedelta(minutes=5))
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.ACTIVE
     assert Invoice.objects.filter(status=InvoiceStatus.PAID).count() == 1
@@ -216,7 +224,7 @@ def test_a_year_of_monthly_renewals_on_the_31st_same_day_each_month(
 ):
     add_card(customer)
     with time_machine.travel(T0, tick=False):
-        sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+        sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
     for _ in range(12):
         sub.refresh_from_db()
         run(sub.next_billing_at)
@@ -241,8 +249,8 @@ def test_renewal_reminders_7_days_before_a_yearly_and_3_before_a_monthly(
     yearly, monthly = UserFactory(), UserFactory()
     add_card(yearly)
     add_card(monthly)
-    a = services.subscribe(user=yearly, price=price("pro", "year"), now=T0)
-    b = services.subscribe(user=monthly, price=price("pro", "month"), now=T0)
+    a = subscribe(user=yearly, price=price("pro", "year"), now=T0)
+    b = subscribe(user=monthly, price=price("pro", "month"), now=T0)
 
     run(b.next_billing_at - timedelta(days=3, seconds=1))
     assert AuditEvent.objects.filter(kind="renewal_reminder_sent").count() == 0
@@ -268,7 +276,7 @@ def test_failed_renewal_retries_days_1_3_7_then_suspends_then_pay_now_reactivate
     customer, catalog, add_card, mailoutbox
 ):
     add_card(customer)
-    sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
     add_card(customer, "pm_card_chargeCustomerFail")  # the card now declines
     due = sub.next_billing_at
 
@@ -296,7 +304,7 @@ def test_failed_renewal_retries_days_1_3_7_then_suspends_then_pay_now_reactivate
 
     # The customer updates the card and pays: reactivated at once, with a receipt.
     add_card(customer)
-    attempt = services.invoice_pay_now(user=customer, invoice=invoice, now=due + timedelta(days=8))
+    attempt = invoice_pay_now(user=customer, invoice=invoice, now=due + timedelta(days=8))
     sub.refresh_from_db()
     assert attempt.status == AttemptStatus.SUCCEEDED
     assert sub.status == SubscriptionStatus.ACTIVE
@@ -310,7 +318,7 @@ def test_stripe_unreachable_is_not_a_decline_no_email_and_retried_within_the_hou
     import stripe
 
     add_card(customer)
-    sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
     sent = len(mailoutbox)
     base = stripe.api_base
     stripe.api_base = "http://127.0.0.1:9"  # nothing listens there
@@ -333,11 +341,11 @@ def test_stripe_unreachable_is_not_a_decline_no_email_and_retried_within_the_hou
 
 def test_two_charges_of_the_same_invoice_at_once_make_one_payment(customer, catalog, add_card):
     add_card(customer)
-    sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
     run(sub.next_billing_at)
     invoice = Invoice.objects.get(kind="renewal")
     # A late duplicate (second worker, double click) finds the invoice paid: no new attempt.
-    again = services.invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
+    again = invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
     assert again.status == AttemptStatus.SUCCEEDED
     assert invoice.attempts.count() == 1
 
@@ -346,11 +354,11 @@ def test_invoice_numbers_have_no_gaps_across_customers_and_years(catalog, add_ca
     users = [UserFactory() for _ in range(3)]
     for user in users:
         add_card(user)
-    services.subscribe(user=users[0], price=price("pro", "month"), now=T0)
-    services.subscribe(user=users[1], price=price("pro", "month"), now=T0)
+    subscribe(user=users[0], price=price("pro", "month"), now=T0)
+    subscribe(user=users[1], price=price("pro", "month"), now=T0)
     late = datetime(2027, 1, 2, tzinfo=UTC)
     with time_machine.travel(late, tick=False):
-        services.subscribe(user=users[2], price=price("pro", "month"), now=late)
+        subscribe(user=users[2], price=price("pro", "month"), now=late)
     assert sorted(Invoice.objects.values_list("number", flat=True)) == [
         "2026-000001",
         "2026-000002",
@@ -366,11 +374,11 @@ def test_staff_grant_up_to_three_free_months_taken_off_the_next_invoices(
 ):
     staff = UserFactory(is_staff=True)
     add_card(customer)
-    sub = services.subscribe(user=customer, price=price("pro", "month"), now=T0)
-    services.switching_offer_grant(subscription=sub, months=2, actor=staff, now=T0)
-    with pytest.raises(services.SubscriptionError, match="at most 3 free months"):
-        services.switching_offer_grant(subscription=sub, months=2, actor=staff, now=T0)
-    services.switching_offer_grant(subscription=sub, months=1, actor=staff, now=T0)
+    sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
+    switching_offer_grant(subscription=sub, months=2, actor=staff, now=T0)
+    with pytest.raises(SubscriptionError, match="at most 3 free months"):
+        switching_offer_grant(subscription=sub, months=2, actor=staff, now=T0)
+    switching_offer_grant(subscription=sub, months=1, actor=staff, now=T0)
 
     for _ in range(4):
         sub.refresh_from_db()
@@ -385,10 +393,8 @@ def test_staff_grant_up_to_three_free_months_taken_off_the_next_invoices(
 
 def test_on_a_yearly_plan_free_months_are_twelfths_of_the_year(customer, catalog, add_card):
     add_card(customer)
-    sub = services.subscribe(user=customer, price=price("pro", "year"), now=T0)
-    services.switching_offer_grant(
-        subscription=sub, months=3, actor=UserFactory(is_staff=True), now=T0
-    )
+    sub = subscribe(user=customer, price=price("pro", "year"), now=T0)
+    switching_offer_grant(subscription=sub, months=3, actor=UserFactory(is_staff=True), now=T0)
     run(sub.next_billing_at)
     renewal = Invoice.objects.get(kind="renewal")
     assert renewal.total == 58800 - 58800 * 3 // 12
@@ -401,7 +407,7 @@ def test_a_renewal_without_a_card_is_a_failed_payment_and_does_not_stop_the_run(
     first, second = UserFactory(), UserFactory()
     for user in (first, second):
         add_card(user)
-        services.subscribe(user=user, price=price("pro", "month"), now=T0)
+        subscribe(user=user, price=price("pro", "month"), now=T0)
     first.billing.payment_method_id = ""  # the card is gone
     first.billing.save()
     due = Subscription.objects.get(user=first).next_billing_at
@@ -427,16 +433,16 @@ def test_one_failing_item_is_logged_and_the_others_still_run(
     users = [UserFactory(), UserFactory()]
     for user in users:
         add_card(user)
-        services.subscribe(user=user, price=price("pro", "month"), now=T0)
+        subscribe(user=user, price=price("pro", "month"), now=T0)
     broken = Subscription.objects.get(user=users[0]).pk
-    original = services.subscription_renew
+    original = subscription_renew
 
     def renew(*, subscription, now):
         if subscription.pk == broken:
             raise RuntimeError("boom")
         return original(subscription=subscription, now=now)
 
-    monkeypatch.setattr(services, "subscription_renew", renew)
+    monkeypatch.setattr(billing, "subscription_renew", renew)
     result = run(Subscription.objects.get(pk=broken).next_billing_at)
     assert (result["errors"], result["renewed"]) == (1, 1)
     assert "renewed failed for Subscription" in caplog.text

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import stripe
 
-from subscriptions import changes, entitlements, services
+from subscriptions import entitlements
 from subscriptions.models import (
     ChangeRequestStatus,
     Invoice,
@@ -17,6 +17,27 @@ from subscriptions.models import (
     RefundStatus,
     SubscriptionStatus,
 )
+from subscriptions.services.billing import billing_run
+from subscriptions.services.cancellation import (
+    cancellation_confirm,
+    cancellation_quote,
+    cancellation_undo,
+)
+from subscriptions.services.checkout import subscribe
+from subscriptions.services.contract_changes import (
+    change_request_create,
+    change_request_decide,
+    change_request_quote,
+    change_request_withdraw,
+)
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.plan_changes import (
+    plan_change,
+    plan_change_quote_for,
+    plan_change_withdraw,
+    quote_token,
+)
+from subscriptions.services.trials import trial_start
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +53,12 @@ def price(code, interval, currency="EUR"):
 
 def subscribed(user, add_card, code, interval, at=T0):
     add_card(user)
-    return services.subscribe(user=user, price=price(code, interval), now=at)
+    return subscribe(user=user, price=price(code, interval), now=at)
 
 
 def change(user, sub, target, at):
-    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
-    return changes.plan_change(user=user, subscription=sub, target=target, token=token, now=at)
+    token = quote_token(subscription=sub, target=target, quoted_at=at)
+    return plan_change(user=user, subscription=sub, target=target, token=token, now=at)
 
 
 # --- plan changes -------------------------------------------------------------------------------
@@ -49,7 +70,7 @@ def test_an_upgrade_is_charged_the_prorated_amount_shown_and_applies_at_once(
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=10, hours=3, seconds=17)
     target = price("premium", "month")
-    quote = changes.plan_change_quote_for(subscription=sub, target=target, now=at)
+    quote = plan_change_quote_for(subscription=sub, target=target, now=at)
     length = (sub.current_period_end - sub.current_period_start).total_seconds()
     left = (sub.current_period_end - at).total_seconds()
     assert quote.mode == "immediate"
@@ -70,7 +91,7 @@ def test_an_upgrade_is_charged_the_prorated_amount_shown_and_applies_at_once(
 def test_a_declined_upgrade_leaves_the_old_plan_and_says_why(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "pro", "month")
     add_card(customer, "pm_card_chargeCustomerFail")
-    with pytest.raises(services.SubscriptionError, match="you stay on your current plan"):
+    with pytest.raises(SubscriptionError, match="you stay on your current plan"):
         change(customer, sub, price("premium", "month"), T0 + timedelta(days=3))
     sub.refresh_from_db()
     assert sub.plan.code == "pro"
@@ -84,7 +105,7 @@ def test_moving_to_a_yearly_plan_starts_a_new_year_less_the_unused_month(
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=14)
     target = price("premium", "year")
-    quote = changes.plan_change_quote_for(subscription=sub, target=target, now=at)
+    quote = plan_change_quote_for(subscription=sub, target=target, now=at)
     length = (sub.current_period_end - sub.current_period_start).total_seconds()
     left = (sub.current_period_end - at).total_seconds()
     assert quote.amount_due == round(94800 - 5880 * left / length)
@@ -103,7 +124,7 @@ def test_a_downgrade_waits_for_the_next_period_and_can_be_withdrawn(
 ):
     sub = subscribed(customer, add_card, "premium", "month")
     at = T0 + timedelta(days=5)
-    quote = changes.plan_change_quote_for(subscription=sub, target=price("pro", "month"), now=at)
+    quote = plan_change_quote_for(subscription=sub, target=price("pro", "month"), now=at)
     assert (quote.mode, quote.amount_due, quote.effective_at) == (
         "next_period",
         0,
@@ -114,12 +135,12 @@ def test_a_downgrade_waits_for_the_next_period_and_can_be_withdrawn(
     assert sub.plan.code == "premium"
     assert Invoice.objects.count() == 1
 
-    changes.plan_change_withdraw(user=customer, subscription=sub)
+    plan_change_withdraw(user=customer, subscription=sub)
     sub.refresh_from_db()
     assert sub.scheduled_price is None
     change(customer, sub, price("pro", "month"), at + timedelta(hours=1))
 
-    services.billing_run(now=sub.current_period_end)
+    billing_run(now=sub.current_period_end)
     sub.refresh_from_db()
     renewal = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     assert sub.plan.code == "pro"
@@ -130,21 +151,21 @@ def test_a_downgrade_waits_for_the_next_period_and_can_be_withdrawn(
 def test_a_quote_older_than_30_minutes_or_for_another_plan_is_refused(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "pro", "month")
     target = price("premium", "month")
-    old = changes.quote_token(subscription=sub, target=target, quoted_at=T0)
-    with pytest.raises(services.SubscriptionError, match="expired"):
-        changes.plan_change(
+    old = quote_token(subscription=sub, target=target, quoted_at=T0)
+    with pytest.raises(SubscriptionError, match="expired"):
+        plan_change(
             user=customer, subscription=sub, target=price("premium", "year"), token=old, now=T0
         )
-    with pytest.raises(services.SubscriptionError, match="expired"):
-        changes.plan_change(user=customer, subscription=sub, target=target, token="forged", now=T0)
+    with pytest.raises(SubscriptionError, match="expired"):
+        plan_change(user=customer, subscription=sub, target=target, token="forged", now=T0)
     assert not Invoice.objects.filter(kind=InvoiceKind.PRORATION).exists()
 
 
 def test_under_a_commitment_there_is_no_self_service_change(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "standard", "year")
     target = price("premium", "year")
-    assert changes.plan_change_quote_for(subscription=sub, target=target, now=T0).mode == "review"
-    with pytest.raises(services.SubscriptionError, match="commitment"):
+    assert plan_change_quote_for(subscription=sub, target=target, now=T0).mode == "review"
+    with pytest.raises(SubscriptionError, match="commitment"):
         change(customer, sub, target, T0 + timedelta(days=1))
 
 
@@ -156,20 +177,20 @@ def test_an_approved_upgrade_under_commitment_starts_now_with_the_unused_year_cr
 ):
     sub = subscribed(customer, add_card, "standard", "year")
     target = price("premium", "year")
-    request = changes.change_request_create(
+    request = change_request_create(
         user=customer, subscription=sub, target=target, reason="We need SMS reminders", message=""
     )
-    with pytest.raises(services.SubscriptionError, match="already have a change request"):
-        changes.change_request_create(
+    with pytest.raises(SubscriptionError, match="already have a change request"):
+        change_request_create(
             user=customer, subscription=sub, target=target, reason="again", message=""
         )
     at = T0 + timedelta(days=100)
-    quote = changes.change_request_quote(change=request, now=at)
+    quote = change_request_quote(change=request, now=at)
     length = (sub.current_period_end - sub.current_period_start).total_seconds()
     left = (sub.current_period_end - at).total_seconds()
     assert quote.amount_due == round((94800 - 58800) * left / length)
 
-    changes.change_request_decide(change=request, actor=reviewer, approve=True, reason="", now=at)
+    change_request_decide(change=request, actor=reviewer, approve=True, reason="", now=at)
 
     sub.refresh_from_db()
     request.refresh_from_db()
@@ -185,14 +206,12 @@ def test_a_rejection_needs_a_written_reason_and_is_emailed(
     customer, catalog, add_card, reviewer, mailoutbox
 ):
     sub = subscribed(customer, add_card, "starter", "year")
-    request = changes.change_request_create(
+    request = change_request_create(
         user=customer, subscription=sub, target=price("pro", "month"), reason="cheaper", message=""
     )
-    with pytest.raises(services.SubscriptionError, match="reason"):
-        changes.change_request_decide(
-            change=request, actor=reviewer, approve=False, reason=" ", now=T0
-        )
-    changes.change_request_decide(
+    with pytest.raises(SubscriptionError, match="reason"):
+        change_request_decide(change=request, actor=reviewer, approve=False, reason=" ", now=T0)
+    change_request_decide(
         change=request, actor=reviewer, approve=False, reason="Commitment runs to 2027", now=T0
     )
     request.refresh_from_db()
@@ -204,15 +223,13 @@ def test_a_rejection_needs_a_written_reason_and_is_emailed(
 
 def test_only_staff_with_the_permission_can_decide(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "starter", "year")
-    request = changes.change_request_create(
+    request = change_request_create(
         user=customer, subscription=sub, target=price("standard", "year"), reason="x", message=""
     )
     support_agent = UserFactory(is_staff=True)
-    with pytest.raises(services.SubscriptionError, match="not allowed"):
-        changes.change_request_decide(
-            change=request, actor=support_agent, approve=True, reason="", now=T0
-        )
-    changes.change_request_withdraw(user=customer, change=request)
+    with pytest.raises(SubscriptionError, match="not allowed"):
+        change_request_decide(change=request, actor=support_agent, approve=True, reason="", now=T0)
+    change_request_withdraw(user=customer, change=request)
     request.refresh_from_db()
     assert request.status == ChangeRequestStatus.WITHDRAWN
 
@@ -225,13 +242,13 @@ def test_cancelling_a_monthly_plan_runs_to_the_end_of_the_paid_month_without_ref
 ):
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=20)
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert (quote.ends_at, quote.refund.amount, quote.guarantee) == (
         sub.current_period_end,
         0,
         None,
     )
-    sub, refunded = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    sub, refunded = cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
     assert refunded == []
     assert sub.cancel_at == datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
     assert sub.next_billing_at is None
@@ -240,10 +257,10 @@ def test_cancelling_a_monthly_plan_runs_to_the_end_of_the_paid_month_without_ref
     assert "28" in ack.body
     assert "export" in ack.body.lower()
 
-    services.billing_run(now=sub.cancel_at - timedelta(seconds=1))
+    billing_run(now=sub.cancel_at - timedelta(seconds=1))
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.ACTIVE
-    services.billing_run(now=sub.cancel_at)
+    billing_run(now=sub.cancel_at)
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.CANCELED
     assert Invoice.objects.count() == 1  # never renewed
@@ -252,13 +269,11 @@ def test_cancelling_a_monthly_plan_runs_to_the_end_of_the_paid_month_without_ref
 def test_cancelling_a_yearly_plan_refunds_the_full_months_left_at_once(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "pro", "year")
     at = datetime(2026, 3, 15, tzinfo=UTC)  # month 2 of the year (28 Feb - 31 Mar)
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert quote.ends_at == datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
     assert quote.refund.amount == 49000 * 10 // 12  # taxes never refunded (002)
 
-    sub, (refund,) = changes.cancellation_confirm(
-        user=customer, subscription=sub, reason="", now=at
-    )
+    sub, (refund,) = cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
     assert refund.status == RefundStatus.SUCCEEDED
     assert refund.amount == 40833
     assert stripe.Refund.retrieve(refund.stripe_refund_id).amount == 40833
@@ -271,9 +286,9 @@ def test_within_the_guarantee_the_full_refund_is_offered_and_ends_at_once(
 ):
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=14)  # the last second of the guarantee (004)
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert quote.guarantee.amount == 4900
-    sub, (refund,) = changes.cancellation_confirm(
+    sub, (refund,) = cancellation_confirm(
         user=customer, subscription=sub, reason="", now=at, full_refund=True
     )
     sub.refresh_from_db()
@@ -288,11 +303,11 @@ def test_under_a_commitment_cancelling_turns_off_renewal_until_the_term_end(
 ):
     sub = subscribed(customer, add_card, "standard", "year")
     at = T0 + timedelta(days=40)
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert quote.committed
     assert quote.ends_at == datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
     assert quote.refund.amount == 0
-    sub, refunded = changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    sub, refunded = cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
     assert refunded == []
     assert sub.cancel_at == quote.ends_at
 
@@ -302,10 +317,8 @@ def test_keep_my_subscription_restores_it_and_charges_back_refunded_months(
 ):
     sub = subscribed(customer, add_card, "pro", "year")
     at = datetime(2026, 3, 15, tzinfo=UTC)
-    sub, (refund,) = changes.cancellation_confirm(
-        user=customer, subscription=sub, reason="", now=at
-    )
-    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
+    sub, (refund,) = cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    sub = cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
     assert sub.cancel_at is None
     assert sub.next_billing_at == sub.current_period_end
     back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
@@ -314,30 +327,28 @@ def test_keep_my_subscription_restores_it_and_charges_back_refunded_months(
 
     monthly_user = UserFactory()
     monthly = subscribed(monthly_user, add_card, "pro", "month")
-    monthly, _ = changes.cancellation_confirm(
+    monthly, _ = cancellation_confirm(
         user=monthly_user, subscription=monthly, reason="", now=T0 + timedelta(days=20)
     )
-    monthly = changes.cancellation_undo(
+    monthly = cancellation_undo(
         user=monthly_user, subscription=monthly, now=T0 + timedelta(days=21)
     )
     assert monthly.next_billing_at == monthly.current_period_end
-    with pytest.raises(services.SubscriptionError):
-        changes.cancellation_undo(
-            user=monthly_user, subscription=monthly, now=T0 + timedelta(days=22)
-        )
+    with pytest.raises(SubscriptionError):
+        cancellation_undo(user=monthly_user, subscription=monthly, now=T0 + timedelta(days=22))
     assert RefundRequest.objects.filter(user=monthly_user).count() == 0
 
 
 def test_a_cancelled_trial_is_never_billed_and_expires_at_its_end(customer, catalog, add_card):
-    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["pro"], now=T0)
     add_card(customer)
-    services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    subscribe(user=customer, price=price("pro", "month"), now=T0)
     sub.refresh_from_db()
-    sub, _ = changes.cancellation_confirm(
+    sub, _ = cancellation_confirm(
         user=customer, subscription=sub, reason="", now=T0 + timedelta(days=2)
     )
     assert sub.cancel_at == sub.trial_ends_at
-    services.billing_run(now=sub.trial_ends_at)
+    billing_run(now=sub.trial_ends_at)
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.EXPIRED
     assert not Invoice.objects.exists()
@@ -348,9 +359,9 @@ def test_confirming_twice_records_one_cancellation_one_refund_one_email(
 ):
     sub = subscribed(customer, add_card, "pro", "year")
     at = datetime(2026, 3, 15, tzinfo=UTC)
-    changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
+    cancellation_confirm(user=customer, subscription=sub, reason="", now=at)
     sent = len(mailoutbox)
-    again, refunded = changes.cancellation_confirm(
+    again, refunded = cancellation_confirm(
         user=customer, subscription=sub, reason="", now=at + timedelta(seconds=1)
     )
     assert refunded == []

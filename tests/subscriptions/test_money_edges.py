@@ -10,7 +10,7 @@ import stripe
 import time_machine
 from django.db import transaction
 
-from subscriptions import changes, entitlements, refunds, services
+from subscriptions import entitlements
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
     AttemptStatus,
@@ -24,6 +24,33 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.money import format_money
+from subscriptions.services import plan_changes
+from subscriptions.services.billing import billing_run
+from subscriptions.services.cancellation import (
+    cancellation_confirm,
+    cancellation_quote,
+    cancellation_undo,
+    refund_to_charge_back,
+    refunds_to_charge_back,
+)
+from subscriptions.services.checkout import subscribe
+from subscriptions.services.contract_changes import change_request_create, change_request_decide
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.invoices import invoice_issue
+from subscriptions.services.payments import (
+    charge_refunds_sync,
+    invoice_charge,
+    invoice_pay_now,
+    payment_result_apply,
+)
+from subscriptions.services.plan_changes import plan_change, quote_token
+from subscriptions.services.refund_quotes import refundable_left
+from subscriptions.services.refunds import (
+    refund_request_create,
+    refund_requests_create,
+    refunds_retry,
+)
+from subscriptions.services.trials import trial_start
 from tests.subscriptions.test_changes import T0, change, price, subscribed
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +69,7 @@ def stripe_unreachable():
 
 
 def cancel(user, sub, at):
-    return changes.cancellation_confirm(user=user, subscription=sub, reason="", now=at)
+    return cancellation_confirm(user=user, subscription=sub, reason="", now=at)
 
 
 # --- an upgrade, then a cancellation (004) -------------------------------------------------------
@@ -69,7 +96,7 @@ def test_cancelling_after_an_upgrade_refunds_the_months_left_of_both_payments(
         * int((YEAR_END - ends).total_seconds())
         // int((YEAR_END - upgraded_at).total_seconds())
     )
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert quote.ends_at == ends
     assert quote.refund.amount == from_first + from_extra
 
@@ -99,10 +126,10 @@ def test_within_the_guarantee_an_upgrade_is_refunded_in_full_with_the_first_paym
     sub = change(customer, sub, price("premium", "month"), T0 + timedelta(days=3))
     extra = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     at = T0 + timedelta(days=10)
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert quote.guarantee.amount == 4900 + (extra.total - extra.tax)
 
-    sub, refunded = changes.cancellation_confirm(
+    sub, refunded = cancellation_confirm(
         user=customer, subscription=sub, reason="", now=at, full_refund=True
     )
     assert sum(r.amount for r in refunded) == quote.guarantee.amount
@@ -119,7 +146,7 @@ def test_a_guarantee_refund_asked_on_the_first_invoice_also_refunds_a_new_yearly
     yearly = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     assert yearly.period_start == sub.current_period_start  # a new period started
 
-    refunded = refunds.refund_requests_create(
+    refunded = refund_requests_create(
         user=customer,
         invoice=january,
         reason="changed_mind",
@@ -139,13 +166,11 @@ def test_after_an_approved_contract_change_cancelling_refunds_the_months_left(
     customer, catalog, add_card, reviewer
 ):
     sub = subscribed(customer, add_card, "standard", "year")
-    request = changes.change_request_create(
+    request = change_request_create(
         user=customer, subscription=sub, target=price("premium", "year"), reason="SMS", message=""
     )
     approved_at = T0 + timedelta(days=40)
-    changes.change_request_decide(
-        change=request, actor=reviewer, approve=True, reason="", now=approved_at
-    )
+    change_request_decide(change=request, actor=reviewer, approve=True, reason="", now=approved_at)
     sub.refresh_from_db()
     extra = Invoice.objects.get(kind=InvoiceKind.PRORATION)
 
@@ -159,7 +184,7 @@ def test_after_an_approved_contract_change_cancelling_refunds_the_months_left(
         * int((YEAR_END - ends).total_seconds())
         // int((YEAR_END - approved_at).total_seconds())
     )
-    quote = changes.cancellation_quote(subscription=sub, now=at)
+    quote = cancellation_quote(subscription=sub, now=at)
     assert not quote.committed
     assert quote.ends_at == ends
     assert quote.refund.amount == 49000 * 10 // 12 + from_extra
@@ -176,7 +201,7 @@ def test_each_refund_is_charged_again_once_when_the_subscription_is_kept(
     sub, (refund,) = cancel(customer, sub, at)
     assert refund.amount == 40833
 
-    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
+    sub = cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
     back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     assert (back.total, back.tax, back.status) == (40833, 0, InvoiceStatus.PAID)
     refund.refresh_from_db()
@@ -185,29 +210,29 @@ def test_each_refund_is_charged_again_once_when_the_subscription_is_kept(
     # Cancelled again in the same month: the months charged again are refunded again, all of
     # them (their VAT was paid on the first invoice and never refunded).
     at2 = at + timedelta(days=5)
-    assert changes.cancellation_quote(subscription=sub, now=at2).refund.amount == 40833
+    assert cancellation_quote(subscription=sub, now=at2).refund.amount == 40833
     sub, (again,) = cancel(customer, sub, at2)
     assert (again.invoice, again.amount, again.status) == (back, 40833, RefundStatus.SUCCEEDED)
 
     # Kept again: only the second refund is charged again, not the first one a second time.
-    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at2 + timedelta(days=1))
+    sub = cancellation_undo(user=customer, subscription=sub, now=at2 + timedelta(days=1))
     charged_back = Invoice.objects.filter(kind=InvoiceKind.PRORATION).order_by("pk")
     assert [i.total for i in charged_back] == [40833, 40833]
     assert RefundRequest.objects.filter(charged_back_by__isnull=True).count() == 0
     assert sub.cancel_at is None
-    assert changes.refund_to_charge_back(sub) is None
+    assert refund_to_charge_back(sub) is None
 
 
 def test_a_kept_trial_that_had_a_plan_is_billed_at_its_end(customer, catalog, add_card):
-    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["pro"], now=T0)
     add_card(customer)
-    services.subscribe(user=customer, price=price("pro", "month"), now=T0)
+    subscribe(user=customer, price=price("pro", "month"), now=T0)
     sub.refresh_from_db()
     sub, _ = cancel(customer, sub, T0 + timedelta(days=2))
-    sub = changes.cancellation_undo(user=customer, subscription=sub, now=T0 + timedelta(days=3))
+    sub = cancellation_undo(user=customer, subscription=sub, now=T0 + timedelta(days=3))
     assert sub.price.plan.code == "pro"
 
-    services.billing_run(now=sub.trial_ends_at)
+    billing_run(now=sub.trial_ends_at)
 
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.ACTIVE
@@ -217,15 +242,15 @@ def test_a_kept_trial_that_had_a_plan_is_billed_at_its_end(customer, catalog, ad
 def test_choosing_a_plan_after_cancelling_the_trial_continues_it_and_bills_at_its_end(
     customer, catalog, add_card
 ):
-    sub = services.trial_start(user=customer, plan=catalog["pro"], now=T0)
+    sub = trial_start(user=customer, plan=catalog["pro"], now=T0)
     sub, _ = cancel(customer, sub, T0 + timedelta(days=1))
     assert sub.cancel_at == sub.trial_ends_at
     add_card(customer)
-    services.subscribe(user=customer, price=price("pro", "month"), now=T0 + timedelta(days=2))
+    subscribe(user=customer, price=price("pro", "month"), now=T0 + timedelta(days=2))
     sub.refresh_from_db()
     assert sub.cancel_at is None
 
-    services.billing_run(now=sub.trial_ends_at)
+    billing_run(now=sub.trial_ends_at)
 
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.ACTIVE
@@ -239,7 +264,7 @@ def test_a_declined_upgrade_is_no_debt_no_dunning_no_email(customer, catalog, ad
     sub = subscribed(customer, add_card, "pro", "month")
     add_card(customer, "pm_card_chargeCustomerFail")
     sent = len(mailoutbox)
-    with pytest.raises(services.SubscriptionError, match="you stay on your current plan"):
+    with pytest.raises(SubscriptionError, match="you stay on your current plan"):
         change(customer, sub, price("premium", "month"), T0 + timedelta(days=3))
 
     sub.refresh_from_db()
@@ -247,7 +272,7 @@ def test_a_declined_upgrade_is_no_debt_no_dunning_no_email(customer, catalog, ad
     assert sub.status == SubscriptionStatus.ACTIVE
     assert (declined.status, declined.next_retry_at) == (InvoiceStatus.VOID, None)
     assert len(mailoutbox) == sent
-    services.billing_run(now=T0 + timedelta(days=5))
+    billing_run(now=T0 + timedelta(days=5))
     assert declined.attempts.count() == 1
     assert entitlements.has_feature(customer, "core")
 
@@ -256,10 +281,10 @@ def test_a_second_click_while_an_upgrade_is_being_paid_changes_nothing(customer,
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=3)
     target = price("premium", "month")
-    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
+    token = quote_token(subscription=sub, target=target, quoted_at=at)
     # The first click has issued its invoice and is waiting for Stripe.
     with transaction.atomic():
-        services._invoice_issue(
+        invoice_issue(
             subscription=sub,
             kind=InvoiceKind.PRORATION,
             period_start=at,
@@ -268,8 +293,8 @@ def test_a_second_click_while_an_upgrade_is_being_paid_changes_nothing(customer,
             price=target,
             lines=[("upgrade", 3000)],
         )
-    with pytest.raises(services.SubscriptionError, match="in progress"):
-        changes.plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
+    with pytest.raises(SubscriptionError, match="in progress"):
+        plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
     assert Invoice.objects.filter(kind=InvoiceKind.PRORATION).count() == 1
     assert not PaymentAttempt.objects.filter(invoice__kind=InvoiceKind.PRORATION).exists()
 
@@ -281,7 +306,7 @@ def test_the_reminder_before_a_downgrade_names_the_new_plan_and_its_amount(
     sub = change(customer, sub, price("pro", "month"), T0 + timedelta(days=5))
     assert sub.scheduled_price.plan.code == "pro"
 
-    services.billing_run(now=sub.next_billing_at - timedelta(days=3))
+    billing_run(now=sub.next_billing_at - timedelta(days=3))
 
     reminder = mailoutbox[-1]
     assert reminder.subject == "Votre abonnement Pro sera renouvelé le 28 février 2026"
@@ -296,19 +321,17 @@ def test_a_contract_change_cannot_be_approved_once_the_subscription_has_ended(
     customer, catalog, add_card, reviewer
 ):
     sub = subscribed(customer, add_card, "standard", "year")
-    request = changes.change_request_create(
+    request = change_request_create(
         user=customer, subscription=sub, target=price("premium", "year"), reason="SMS", message=""
     )
     late = YEAR_END + timedelta(hours=1)  # the renewal has not been charged yet
-    with pytest.raises(services.SubscriptionError, match="cannot change now"):
-        changes.change_request_decide(
-            change=request, actor=reviewer, approve=True, reason="", now=late
-        )
+    with pytest.raises(SubscriptionError, match="cannot change now"):
+        change_request_decide(change=request, actor=reviewer, approve=True, reason="", now=late)
     request.refresh_from_db()
     assert request.status == ChangeRequestStatus.PENDING
 
     cancel(customer, sub, T0 + timedelta(days=30))
-    services.billing_run(now=YEAR_END)
+    billing_run(now=YEAR_END)
     sub.refresh_from_db()
     request.refresh_from_db()
     assert sub.status == SubscriptionStatus.CANCELED
@@ -322,11 +345,11 @@ def test_a_contract_change_cannot_be_approved_once_the_subscription_has_ended(
 def test_an_unpaid_invoice_cannot_be_refunded(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "pro", "month")
     add_card(customer, "pm_card_chargeCustomerFail")
-    services.billing_run(now=sub.next_billing_at)
+    billing_run(now=sub.next_billing_at)
     unpaid = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     assert unpaid.status == InvoiceStatus.OPEN
-    with pytest.raises(services.SubscriptionError, match="cannot be refunded"):
-        refunds.refund_request_create(
+    with pytest.raises(SubscriptionError, match="cannot be refunded"):
+        refund_request_create(
             user=customer,
             invoice=unpaid,
             reason="service_problem",
@@ -341,7 +364,7 @@ def test_a_decline_is_explained_in_the_customers_language(customer, catalog, add
     customer.save(update_fields=["language"])
     sub = subscribed(customer, add_card, "pro", "month")
     add_card(customer, "pm_card_chargeCustomerFail")
-    services.billing_run(now=sub.next_billing_at)
+    billing_run(now=sub.next_billing_at)
     attempt = PaymentAttempt.objects.get(invoice__kind=InvoiceKind.RENEWAL)
     assert attempt.failure_code == "card_declined"
     assert "Motif : la banque a refusé le paiement" in mailoutbox[-1].body
@@ -352,12 +375,12 @@ def test_a_retry_after_stripe_was_unreachable_reuses_the_same_idempotency_key(
 ):
     sub = subscribed(customer, add_card, "pro", "month")
     with stripe_unreachable():
-        services.billing_run(now=sub.next_billing_at)
+        billing_run(now=sub.next_billing_at)
     invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     (attempt,) = invoice.attempts.all()
     assert attempt.failure_code == "unavailable"
 
-    services.billing_run(now=invoice.next_retry_at)
+    billing_run(now=invoice.next_retry_at)
 
     (again,) = invoice.attempts.all()  # the same try, sent again: Stripe answers it once
     assert (again.pk, again.status) == (attempt.pk, AttemptStatus.SUCCEEDED)
@@ -368,7 +391,7 @@ def test_a_retry_after_stripe_was_unreachable_reuses_the_same_idempotency_key(
 def test_a_charge_interrupted_mid_call_is_sent_again_under_its_key(customer, catalog, add_card):
     sub = subscribed(customer, add_card, "pro", "month")
     with time_machine.travel(sub.next_billing_at, tick=False), transaction.atomic():
-        invoice = services._invoice_issue(
+        invoice = invoice_issue(
             subscription=sub,
             kind=InvoiceKind.RENEWAL,
             period_start=sub.current_period_end,
@@ -385,12 +408,12 @@ def test_a_charge_interrupted_mid_call_is_sent_again_under_its_key(customer, cat
         )
     # Five minutes later the worker may still be talking to Stripe: left alone.
     with time_machine.travel(sub.next_billing_at + timedelta(minutes=5), tick=False):
-        services.invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
+        invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
     stuck.refresh_from_db()
     assert stuck.status == AttemptStatus.PENDING
     # Past ten minutes it died: the same attempt is sent again, and the invoice is paid once.
     with time_machine.travel(sub.next_billing_at + timedelta(minutes=11), tick=False):
-        services.invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
+        invoice_charge(invoice=invoice, trigger="retry", now=sub.next_billing_at)
     (attempt,) = invoice.attempts.all()
     assert (attempt.pk, attempt.status) == (stuck.pk, AttemptStatus.SUCCEEDED)
 
@@ -408,17 +431,17 @@ def test_a_refund_seen_by_the_webhook_first_is_counted_once(
     def refund_then_webhook(**kwargs):
         refund_id = real(**kwargs)
         # `charge.refunded` arrives before the portal has recorded its own refund.
-        services.charge_refunds_sync(charge_id=kwargs["charge_id"], now=T0)
+        charge_refunds_sync(charge_id=kwargs["charge_id"], now=T0)
         return refund_id
 
     monkeypatch.setattr(gateway, "refund_create", refund_then_webhook)
-    refund = refunds.refund_request_create(
+    refund = refund_request_create(
         user=customer, invoice=invoice, reason="changed_mind", details="", now=T0
     )
     invoice.refresh_from_db()
     assert refund.amount == 4900
     assert invoice.amount_refunded == 4900
-    assert refunds.refundable_left(invoice) == 0
+    assert refundable_left(invoice) == 0
 
 
 # --- a worker that dies, a late answer, a second click (004) --------------------------------------
@@ -436,7 +459,7 @@ def test_a_renewal_cut_off_mid_call_is_sent_again_by_the_next_run(
 
     monkeypatch.setattr(gateway, "payment_charge", worker_killed)
     with time_machine.travel(due, tick=False):
-        done = services.billing_run(now=due)
+        done = billing_run(now=due)
     assert done["errors"] == 1
     invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     (attempt,) = invoice.attempts.all()
@@ -446,7 +469,7 @@ def test_a_renewal_cut_off_mid_call_is_sent_again_by_the_next_run(
     monkeypatch.setattr(gateway, "payment_charge", real)
     later = due + timedelta(hours=1)
     with time_machine.travel(later, tick=False):
-        services.billing_run(now=later)
+        billing_run(now=later)
     (again,) = invoice.attempts.all()
     assert (again.pk, again.status) == (attempt.pk, AttemptStatus.SUCCEEDED)
     invoice.refresh_from_db()
@@ -458,14 +481,14 @@ def test_a_success_heard_after_stripe_seemed_unreachable_pays_the_invoice(
 ):
     sub = subscribed(customer, add_card, "pro", "month")
     with stripe_unreachable():
-        services.billing_run(now=sub.next_billing_at)
+        billing_run(now=sub.next_billing_at)
     attempt = PaymentAttempt.objects.get(invoice__kind=InvoiceKind.RENEWAL)
     assert attempt.failure_code == "unavailable"
 
     late = gateway.PaymentResult(
         payment_intent_id="pi_late", status="succeeded", charge_id="ch_late"
     )
-    services.payment_result_apply(attempt=attempt, result=late, now=sub.next_billing_at)
+    payment_result_apply(attempt=attempt, result=late, now=sub.next_billing_at)
 
     attempt.invoice.refresh_from_db()
     assert attempt.invoice.status == InvoiceStatus.PAID
@@ -478,10 +501,10 @@ def test_a_second_click_after_the_upgrade_was_paid_is_not_charged_again(
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=3)
     target = price("premium", "month")
-    token = changes.quote_token(subscription=sub, target=target, quoted_at=at)
+    token = quote_token(subscription=sub, target=target, quoted_at=at)
     # The first click was paid a moment ago and is about to switch the plan.
     with transaction.atomic():
-        first = services._invoice_issue(
+        first = invoice_issue(
             subscription=sub,
             kind=InvoiceKind.PRORATION,
             period_start=at,
@@ -493,8 +516,8 @@ def test_a_second_click_after_the_upgrade_was_paid_is_not_charged_again(
     Invoice.objects.filter(pk=first.pk).update(
         status=InvoiceStatus.PAID, paid_at=at + timedelta(seconds=1)
     )
-    with pytest.raises(services.SubscriptionError, match="in progress"):
-        changes.plan_change(
+    with pytest.raises(SubscriptionError, match="in progress"):
+        plan_change(
             user=customer,
             subscription=sub,
             target=target,
@@ -515,7 +538,7 @@ def test_a_refund_being_sent_counts_as_given_back_and_a_cut_off_one_is_sent_agai
     def cut_off(**kwargs):
         row = RefundRequest.objects.get()
         seen["status"] = row.status
-        seen["charged_back"] = [r.pk for r in changes.refunds_to_charge_back(row.subscription)]
+        seen["charged_back"] = [r.pk for r in refunds_to_charge_back(row.subscription)]
         raise RuntimeError("worker killed while Stripe was answering")
 
     monkeypatch.setattr(gateway, "refund_create", cut_off)
@@ -526,8 +549,8 @@ def test_a_refund_being_sent_counts_as_given_back_and_a_cut_off_one_is_sent_agai
     assert row.next_attempt_at == at + timedelta(minutes=10)
 
     monkeypatch.setattr(gateway, "refund_create", real)
-    assert refunds.refunds_retry(now=at + timedelta(minutes=5)) == 0  # maybe still in flight
-    assert refunds.refunds_retry(now=at + timedelta(minutes=10)) == 1
+    assert refunds_retry(now=at + timedelta(minutes=5)) == 0  # maybe still in flight
+    assert refunds_retry(now=at + timedelta(minutes=10)) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts) == (RefundStatus.SUCCEEDED, 2)
     charge = stripe.Charge.retrieve(Invoice.objects.get().stripe_charge_id)
@@ -553,19 +576,19 @@ def test_an_upgrade_stripe_took_without_answering_is_found_and_refunded_in_full(
     at = T0 + timedelta(days=3)
     target = price("premium", "month")
     monkeypatch.setattr(gateway, "payment_charge", _timeout(real=gateway.payment_charge))
-    with pytest.raises(services.SubscriptionError, match="nothing was changed"):
+    with pytest.raises(SubscriptionError, match="nothing was changed"):
         change(customer, sub, target, at)
     invoice = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     assert (invoice.status, invoice.next_retry_at) == (
         InvoiceStatus.OPEN,
         at + timedelta(minutes=15),
     )
-    with pytest.raises(services.SubscriptionError, match="in progress"):
+    with pytest.raises(SubscriptionError, match="in progress"):
         change(customer, sub, target, at + timedelta(minutes=1))
-    with pytest.raises(services.SubscriptionError, match="cannot be paid"):
-        services.invoice_pay_now(user=customer, invoice=invoice, now=at + timedelta(minutes=2))
+    with pytest.raises(SubscriptionError, match="cannot be paid"):
+        invoice_pay_now(user=customer, invoice=invoice, now=at + timedelta(minutes=2))
 
-    services.billing_run(now=at + timedelta(minutes=15))
+    billing_run(now=at + timedelta(minutes=15))
 
     invoice.refresh_from_db()
     refund = RefundRequest.objects.get(invoice=invoice)
@@ -591,11 +614,11 @@ def test_an_upgrade_that_never_reached_stripe_is_voided_and_can_be_made_again(
     target = price("premium", "month")
     real = gateway.payment_charge
     monkeypatch.setattr(gateway, "payment_charge", _timeout())
-    with pytest.raises(services.SubscriptionError, match="nothing was changed"):
+    with pytest.raises(SubscriptionError, match="nothing was changed"):
         change(customer, sub, target, at)
     monkeypatch.setattr(gateway, "payment_charge", real)
 
-    services.billing_run(now=at + timedelta(minutes=15))
+    billing_run(now=at + timedelta(minutes=15))
 
     lost = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     assert lost.status == InvoiceStatus.VOID
@@ -637,7 +660,7 @@ def test_an_upgrade_whose_worker_died_is_settled_by_the_billing_run(
 
     later = at + timedelta(minutes=15)
     with time_machine.travel(later, tick=False):
-        services.billing_run(now=later)
+        billing_run(now=later)
 
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
@@ -652,10 +675,10 @@ def test_a_change_payment_being_settled_survives_the_end_of_the_subscription(
     sub = subscribed(customer, add_card, "pro", "month")
     at = T0 + timedelta(days=3)
     monkeypatch.setattr(gateway, "payment_charge", _timeout(real=gateway.payment_charge))
-    with pytest.raises(services.SubscriptionError, match="nothing was changed"):
+    with pytest.raises(SubscriptionError, match="nothing was changed"):
         change(customer, sub, price("premium", "month"), at)
     first = Invoice.objects.get(kind=InvoiceKind.FIRST)
-    refunds.refund_request_create(
+    refund_request_create(
         user=customer,
         invoice=first,
         reason="changed_mind",
@@ -667,7 +690,7 @@ def test_a_change_payment_being_settled_survives_the_end_of_the_subscription(
     pending = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     assert pending.status == InvoiceStatus.OPEN
 
-    services.billing_run(now=at + timedelta(minutes=15))
+    billing_run(now=at + timedelta(minutes=15))
 
     assert RefundRequest.objects.get(invoice=pending).amount == pending.total
 
@@ -691,9 +714,9 @@ def test_a_refund_made_without_an_answer_is_recorded_once_even_after_the_webhook
     assert refund.status == RefundStatus.FAILED
     monkeypatch.setattr(gateway, "refund_create", real)
     invoice = Invoice.objects.get()
-    services.charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=at)  # charge.refunded
+    charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=at)  # charge.refunded
 
-    refunds.refunds_retry(now=refund.next_attempt_at)
+    refunds_retry(now=refund.next_attempt_at)
 
     refund.refresh_from_db()
     invoice.refresh_from_db()
@@ -711,7 +734,7 @@ def test_keeping_after_a_refund_made_without_an_answer_charges_it_back(
     sub, (refund,) = cancel(customer, sub, at)
     assert refund.status == RefundStatus.FAILED
 
-    changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
+    cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
 
     refund.refresh_from_db()
     back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
@@ -726,12 +749,12 @@ def test_the_guarantee_after_a_kept_cancellation_gives_back_everything_paid(
     at = T0 + timedelta(days=2)
     sub, (refund,) = cancel(customer, sub, at)
     assert refund.amount == 49000 * 11 // 12
-    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
+    sub = cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
 
     later = at + timedelta(days=1)
-    quote = changes.cancellation_quote(subscription=sub, now=later)
+    quote = cancellation_quote(subscription=sub, now=later)
     assert quote.guarantee.amount == 49000  # the price before tax, all of it
-    sub, refunded = changes.cancellation_confirm(
+    sub, refunded = cancellation_confirm(
         user=customer, subscription=sub, reason="", now=later, full_refund=True
     )
     assert sum(r.amount for r in refunded) == 49000
@@ -749,14 +772,14 @@ def test_a_new_card_after_a_renewal_cut_off_does_not_pay_it_twice(
     sub = subscribed(customer, add_card, "pro", "month")
     real = gateway.payment_charge
     monkeypatch.setattr(gateway, "payment_charge", _killed(real))
-    services.billing_run(now=sub.next_billing_at)
+    billing_run(now=sub.next_billing_at)
     monkeypatch.setattr(gateway, "payment_charge", real)
     invoice = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
     assert invoice.attempts.get().status == AttemptStatus.PENDING
 
     old_card = customer.billing.payment_method_id
     assert add_card(customer).payment_method_id != old_card  # a new card
-    services.invoice_pay_now(user=customer, invoice=invoice, now=sub.next_billing_at)
+    invoice_pay_now(user=customer, invoice=invoice, now=sub.next_billing_at)
 
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
@@ -782,13 +805,13 @@ def test_a_refund_still_on_its_way_when_charged_back_is_not_refunded_twice(
     first = RefundRequest.objects.get()
     assert (first.status, first.amount) == (RefundStatus.PROCESSING, 49000 * 4 // 12)
     sub.refresh_from_db()
-    sub = changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(minutes=1))
+    sub = cancellation_undo(user=customer, subscription=sub, now=at + timedelta(minutes=1))
 
     # Cancelled again: the months are refunded once, from the payment that charged them again.
     again = at + timedelta(minutes=2)
-    assert changes.cancellation_quote(subscription=sub, now=again).refund.amount == first.amount
+    assert cancellation_quote(subscription=sub, now=again).refund.amount == first.amount
     cancel(customer, sub, again)
-    refunds.refunds_retry(now=at + timedelta(minutes=10))  # the first one is sent at last
+    refunds_retry(now=at + timedelta(minutes=10))  # the first one is sent at last
 
     refunded = sum(
         stripe.Charge.retrieve(i.stripe_charge_id).amount_refunded for i in Invoice.objects.all()
@@ -805,13 +828,13 @@ def test_a_refund_asked_while_a_keep_is_unsettled_is_not_undone_by_the_settlemen
     real = gateway.payment_charge
     monkeypatch.setattr(gateway, "payment_charge", _killed(real))
     with time_machine.travel(at + timedelta(hours=1), tick=False), pytest.raises(RuntimeError):
-        changes.cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
+        cancellation_undo(user=customer, subscription=sub, now=at + timedelta(hours=1))
     monkeypatch.setattr(gateway, "payment_charge", real)
     keep = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     refund.refresh_from_db()
     assert refund.charged_back_by == keep
     # Meanwhile the customer asks staff to look at the first payment.
-    review = refunds.refund_request_create(
+    review = refund_request_create(
         user=customer,
         invoice=Invoice.objects.get(kind=InvoiceKind.FIRST),
         reason="service_problem",
@@ -822,7 +845,7 @@ def test_a_refund_asked_while_a_keep_is_unsettled_is_not_undone_by_the_settlemen
 
     settle_at = at + timedelta(hours=1, minutes=15)
     with time_machine.travel(settle_at, tick=False):
-        done = services.billing_run(now=settle_at)
+        done = billing_run(now=settle_at)
 
     assert done["errors"] == 0
     keep.refresh_from_db()
@@ -843,16 +866,16 @@ def test_an_upgrade_paid_but_never_made_is_refunded_by_the_billing_run(
     def killed(*args, **kwargs):
         raise RuntimeError("worker killed after the payment, before the switch")
 
-    monkeypatch.setattr(changes, "_switch_now", killed)
+    monkeypatch.setattr(plan_changes, "switch_now", killed)
     with pytest.raises(RuntimeError):
         change(customer, sub, price("premium", "month"), at)
     monkeypatch.undo()
     paid = Invoice.objects.get(kind=InvoiceKind.PRORATION)
     assert paid.status == InvoiceStatus.PAID
-    services.billing_run(now=at + timedelta(minutes=14))
+    billing_run(now=at + timedelta(minutes=14))
     assert not RefundRequest.objects.exists()  # it may still be switching
 
-    services.billing_run(now=at + timedelta(minutes=15))
+    billing_run(now=at + timedelta(minutes=15))
 
     refund = RefundRequest.objects.get(invoice=paid)
     assert (refund.amount, refund.status) == (paid.total, RefundStatus.SUCCEEDED)
@@ -860,5 +883,5 @@ def test_an_upgrade_paid_but_never_made_is_refunded_by_the_billing_run(
     assert sub.plan.code == "pro"
     paid.refresh_from_db()
     assert paid.next_retry_at is None
-    services.billing_run(now=at + timedelta(hours=1))
+    billing_run(now=at + timedelta(hours=1))
     assert RefundRequest.objects.count() == 1

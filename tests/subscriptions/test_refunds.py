@@ -8,7 +8,6 @@ import stripe
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from subscriptions import refunds, services
 from subscriptions.models import (
     Invoice,
     InvoiceKind,
@@ -16,6 +15,16 @@ from subscriptions.models import (
     RefundRequest,
     RefundStatus,
     SubscriptionStatus,
+)
+from subscriptions.services.billing import billing_run
+from subscriptions.services.checkout import subscribe
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.payments import charge_refunds_sync
+from subscriptions.services.refund_quotes import guarantee_used, refund_quote_for
+from subscriptions.services.refunds import (
+    refund_request_create,
+    refund_review_decide,
+    refunds_retry,
 )
 from tests.factories import UserFactory
 
@@ -32,14 +41,12 @@ def price(code, interval):
 
 def subscribed(user, add_card, code="pro", interval="month", at=T0):
     add_card(user)
-    services.subscribe(user=user, price=price(code, interval), now=at)
+    subscribe(user=user, price=price(code, interval), now=at)
     return Invoice.objects.filter(user=user).latest("issued_at")
 
 
 def ask(user, invoice, at, reason="changed_mind", details=""):
-    return refunds.refund_request_create(
-        user=user, invoice=invoice, reason=reason, details=details, now=at
-    )
+    return refund_request_create(user=user, invoice=invoice, reason=reason, details=details, now=at)
 
 
 def test_guarantee_refunds_the_whole_price_without_tax_and_ends_the_subscription(
@@ -47,7 +54,7 @@ def test_guarantee_refunds_the_whole_price_without_tax_and_ends_the_subscription
 ):
     invoice = subscribed(customer, add_card)
     at = T0 + timedelta(days=14)  # last second of the 14 days (004)
-    quote = refunds.refund_quote_for(invoice=invoice, now=at)
+    quote = refund_quote_for(invoice=invoice, now=at)
     assert (quote.rule, quote.amount) == ("guarantee", 4900)
 
     refund = ask(customer, invoice, at)
@@ -63,8 +70,8 @@ def test_guarantee_refunds_the_whole_price_without_tax_and_ends_the_subscription
 def test_one_second_after_the_guarantee_a_monthly_plan_gets_nothing(customer, catalog, add_card):
     invoice = subscribed(customer, add_card)
     at = T0 + timedelta(days=14, seconds=1)
-    assert refunds.refund_quote_for(invoice=invoice, now=at).rule == "none"
-    with pytest.raises(services.SubscriptionError, match="cannot be reviewed"):
+    assert refund_quote_for(invoice=invoice, now=at).rule == "none"
+    with pytest.raises(SubscriptionError, match="cannot be reviewed"):
         ask(customer, invoice, at, reason="changed_mind")
     assert not RefundRequest.objects.exists()
 
@@ -72,9 +79,9 @@ def test_one_second_after_the_guarantee_a_monthly_plan_gets_nothing(customer, ca
 def test_no_second_guarantee_for_the_same_plan(customer, catalog, add_card):
     ask(customer, subscribed(customer, add_card), T0 + timedelta(days=1))
     again = subscribed(customer, add_card, at=T0 + timedelta(days=2))
-    assert refunds.refund_quote_for(invoice=again, now=T0 + timedelta(days=3)).rule == "none"
+    assert refund_quote_for(invoice=again, now=T0 + timedelta(days=3)).rule == "none"
     other_plan = UserFactory()
-    assert refunds.guarantee_used(user=other_plan, invoice=again) is False
+    assert guarantee_used(user=other_plan, invoice=again) is False
 
 
 def test_a_forgotten_renewal_is_refunded_within_5_business_days_across_ascension(catalog, add_card):
@@ -82,16 +89,14 @@ def test_a_forgotten_renewal_is_refunded_within_5_business_days_across_ascension
     user = UserFactory(country="FR", time_zone="Europe/Paris")
     add_card(user)
     start = datetime(2026, 4, 12, 8, 0, tzinfo=UTC)
-    sub = services.subscribe(user=user, price=price("pro", "month"), now=start)
-    services.billing_run(now=sub.next_billing_at)
+    sub = subscribe(user=user, price=price("pro", "month"), now=start)
+    billing_run(now=sub.next_billing_at)
     renewal = Invoice.objects.get(user=user, kind=InvoiceKind.RENEWAL)
     # Business days after Tue 12: Wed 13, Fri 15, Mon 18, Tue 19, Wed 20 -> ends Wed 20 at
     # midnight Paris time (22:00 UTC).
     last = datetime(2026, 5, 20, 21, 59, 59, tzinfo=UTC)
-    assert refunds.refund_quote_for(invoice=renewal, now=last).rule == "renewal_grace"
-    assert refunds.refund_quote_for(invoice=renewal, now=last + timedelta(seconds=1)).rule == (
-        "none"
-    )
+    assert refund_quote_for(invoice=renewal, now=last).rule == "renewal_grace"
+    assert refund_quote_for(invoice=renewal, now=last + timedelta(seconds=1)).rule == ("none")
     refund = ask(user, renewal, last, reason="no_longer_used")
     assert refund.amount == 4900
     assert stripe.Refund.retrieve(refund.stripe_refund_id).amount == 4900
@@ -102,7 +107,7 @@ def test_a_service_problem_outside_the_rules_goes_to_review_and_staff_decide(
 ):
     invoice = subscribed(customer, add_card)
     at = T0 + timedelta(days=20)
-    with pytest.raises(services.SubscriptionError, match="describe the problem"):
+    with pytest.raises(SubscriptionError, match="describe the problem"):
         ask(customer, invoice, at, reason="service_problem", details="  ")
     refund = ask(customer, invoice, at, reason="service_problem", details="Widget broken 5 days")
     assert refund.status == RefundStatus.REVIEW
@@ -112,17 +117,17 @@ def test_a_service_problem_outside_the_rules_goes_to_review_and_staff_decide(
     assert "1 juin 2026" in mailoutbox[-1].body
 
     staff = UserFactory(is_staff=True)
-    with pytest.raises(services.SubscriptionError, match="not allowed"):
-        refunds.refund_review_decide(
+    with pytest.raises(SubscriptionError, match="not allowed"):
+        refund_review_decide(
             refund=refund, actor=staff, approve=True, amount=100, reason="", now=at
         )
     staff.user_permissions.add(Permission.objects.get(codename="decide_refund"))
     staff = type(staff).objects.get(pk=staff.pk)
-    with pytest.raises(services.SubscriptionError, match="at most what is left"):
-        refunds.refund_review_decide(
+    with pytest.raises(SubscriptionError, match="at most what is left"):
+        refund_review_decide(
             refund=refund, actor=staff, approve=True, amount=4901, reason="", now=at
         )
-    refund = refunds.refund_review_decide(
+    refund = refund_review_decide(
         refund=refund, actor=staff, approve=True, amount=1500, reason="5 days down", now=at
     )
     assert refund.status == RefundStatus.SUCCEEDED
@@ -136,11 +141,9 @@ def test_a_rejected_review_is_explained_by_email(customer, catalog, add_card, ma
     invoice = subscribed(customer, add_card)
     refund = ask(customer, invoice, T0 + timedelta(days=20), "billing_error", "Charged twice?")
     staff = UserFactory(is_staff=True, is_superuser=True)
-    with pytest.raises(services.SubscriptionError, match="reason"):
-        refunds.refund_review_decide(
-            refund=refund, actor=staff, approve=False, amount=0, reason="", now=T0
-        )
-    refunds.refund_review_decide(
+    with pytest.raises(SubscriptionError, match="reason"):
+        refund_review_decide(refund=refund, actor=staff, approve=False, amount=0, reason="", now=T0)
+    refund_review_decide(
         refund=refund, actor=staff, approve=False, amount=0, reason="Charged once only", now=T0
     )
     assert "Charged once only" in mailoutbox[-1].body
@@ -150,7 +153,7 @@ def test_a_rejected_review_is_explained_by_email(customer, catalog, add_card, ma
 def test_asking_twice_refunds_once(customer, catalog, add_card):
     invoice = subscribed(customer, add_card)
     ask(customer, invoice, T0 + timedelta(days=1))
-    with pytest.raises(services.SubscriptionError, match="already been requested"):
+    with pytest.raises(SubscriptionError, match="already been requested"):
         ask(customer, invoice, T0 + timedelta(days=1, seconds=1))
     assert RefundRequest.objects.count() == 1
     assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 4900
@@ -171,7 +174,7 @@ def test_twenty_concurrent_requests_make_one_refund(customer, catalog, add_card)
         try:
             ask(customer, invoice, at)
             outcomes.append("refunded")
-        except services.SubscriptionError:
+        except SubscriptionError:
             outcomes.append("refused")
         finally:
             connection.close()  # this thread's own connection, or teardown cannot drop the DB
@@ -196,8 +199,8 @@ def test_stripe_down_keeps_the_request_and_a_retry_uses_the_same_key(customer, c
         stripe.api_base = base
     assert refund.status == RefundStatus.FAILED
     assert refund.next_attempt_at == T0 + timedelta(days=1, minutes=5)
-    assert refunds.refunds_retry(now=refund.next_attempt_at - timedelta(seconds=1)) == 0
-    assert refunds.refunds_retry(now=refund.next_attempt_at) == 1
+    assert refunds_retry(now=refund.next_attempt_at - timedelta(seconds=1)) == 0
+    assert refunds_retry(now=refund.next_attempt_at) == 1
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
     assert refund.attempts == 2
@@ -207,9 +210,9 @@ def test_stripe_down_keeps_the_request_and_a_retry_uses_the_same_key(customer, c
 def test_never_more_than_what_is_left_of_the_charge(customer, catalog, add_card):
     invoice = subscribed(customer, add_card)
     stripe.Refund.create(charge=invoice.stripe_charge_id, amount=4000)  # from the dashboard
-    services.charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=T0)
+    charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=T0)
     invoice.refresh_from_db()
-    quote = refunds.refund_quote_for(invoice=invoice, now=T0 + timedelta(days=1))
+    quote = refund_quote_for(invoice=invoice, now=T0 + timedelta(days=1))
     assert quote.amount == 900  # 4900 base - 4000 already refunded
     refund = ask(customer, invoice, T0 + timedelta(days=1))
     assert refund.amount == 900

@@ -10,7 +10,6 @@ import time_machine
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from subscriptions import changes, refunds, services
 from subscriptions.models import (
     ChangeRequestStatus,
     ContractChangeRequest,
@@ -21,6 +20,12 @@ from subscriptions.models import (
     RefundStatus,
     SubscriptionStatus,
 )
+from subscriptions.services.cancellation import cancellation_confirm, cancellation_quote
+from subscriptions.services.checkout import subscribe
+from subscriptions.services.contract_changes import change_request_create
+from subscriptions.services.payments import charge_refunds_sync
+from subscriptions.services.refunds import refund_request_create
+from subscriptions.services.trials import trial_start
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,9 +41,7 @@ def price(code, interval):
 def subscribed(customer, catalog, add_card, customer_client):
     def _subscribe(code="pro", interval="month", at=None):
         add_card(customer)
-        return services.subscribe(
-            user=customer, price=price(code, interval), now=at or timezone.now()
-        )
+        return subscribe(user=customer, price=price(code, interval), now=at or timezone.now())
 
     return _subscribe
 
@@ -124,7 +127,7 @@ def test_the_summary_says_the_end_date_the_refund_and_the_data_before_confirming
     sub = subscribed("pro", "year", at=timezone.now() - timedelta(days=45))
     summary = customer_client.post("/en/account/cancel/", {"reason": "Too expensive"})
     html = summary.content.decode()
-    quote = changes.cancellation_quote(subscription=sub, now=timezone.now())
+    quote = cancellation_quote(subscription=sub, now=timezone.now())
     assert quote.refund.amount > 0
     assert f"€{quote.refund.amount / 100:,.2f}" in html
     assert "Your data is kept" in html
@@ -278,7 +281,7 @@ def test_a_refund_whose_quote_changed_since_the_page_is_shown_again_not_made(
     token = re.search(r'name="quote" value="([^"]+)"', page).group(1)
     # Meanwhile support refunds €10.00 from the Stripe dashboard.
     stripe.Refund.create(charge=invoice.stripe_charge_id, amount=1000)
-    services.charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=timezone.now())
+    charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=timezone.now())
 
     response = customer_client.post(url, {"reason": "changed_mind", "quote": token})
 
@@ -313,7 +316,7 @@ def test_a_reason_that_is_not_grounds_is_explained_and_not_submitted(customer_cl
 def test_another_customers_objects_are_404(client, catalog, add_card, url):
     owner = UserFactory()
     add_card(owner)
-    services.subscribe(user=owner, price=price("pro", "month"), now=timezone.now())
+    subscribe(user=owner, price=price("pro", "month"), now=timezone.now())
     number = Invoice.objects.get(user=owner).number
     intruder = UserFactory()
     client.force_login(intruder)
@@ -326,8 +329,8 @@ def test_another_customers_objects_are_404(client, catalog, add_card, url):
 def test_another_customers_change_request_cannot_be_withdrawn(client, catalog, add_card):
     owner = UserFactory()
     add_card(owner)
-    sub = services.subscribe(user=owner, price=price("standard", "year"), now=timezone.now())
-    change = changes.change_request_create(
+    sub = subscribe(user=owner, price=price("standard", "year"), now=timezone.now())
+    change = change_request_create(
         user=owner, subscription=sub, target=price("premium", "year"), reason="x", message=""
     )
     client.force_login(UserFactory())
@@ -420,7 +423,7 @@ def test_billing_staff_approve_a_contract_change_in_the_admin(
     client, customer, subscribed, billing_staff, mailoutbox
 ):
     sub = subscribed("standard", "year")
-    change = changes.change_request_create(
+    change = change_request_create(
         user=customer,
         subscription=sub,
         target=price("premium", "year"),
@@ -475,7 +478,7 @@ def test_invoice_lines_and_refunds_read_in_the_page_language(customer, customer_
     assert "mensuel" not in english
     assert "Demander un remboursement" in french
 
-    refunds.refund_request_create(
+    refund_request_create(
         user=customer, invoice=invoice, reason="changed_mind", details="", now=timezone.now()
     )
     french = customer_client.get(f"/fr/account/invoices/{invoice.number}/").content.decode()
@@ -498,14 +501,14 @@ def test_a_customer_with_a_subscription_manages_it_instead_of_a_new_trial(
 
 def test_the_account_home_says_a_recorded_cancellation(customer, customer_client, subscribed):
     sub = subscribed()
-    changes.cancellation_confirm(user=customer, subscription=sub, reason="", now=timezone.now())
+    cancellation_confirm(user=customer, subscription=sub, reason="", now=timezone.now())
     sub.refresh_from_db()
     home = customer_client.get("/en/account/").content.decode()
     assert "Cancellation recorded: the service ends on" in home
 
 
 def test_a_trial_cancel_summary_says_when_its_data_is_deleted(customer, customer_client, catalog):
-    services.trial_start(user=customer, plan=catalog["pro"], now=timezone.now())
+    trial_start(user=customer, plan=catalog["pro"], now=timezone.now())
     html = customer_client.post("/en/account/cancel/", {"reason": ""}).content.decode()
     assert "Your trial continues until this date and nothing will be charged." in html
     assert "export your data for 7 days; then it is deleted" in html
@@ -516,7 +519,7 @@ def test_a_trial_cancel_summary_says_when_its_data_is_deleted(customer, customer
 def test_a_cancelled_trial_is_told_what_happens_to_a_trial(
     customer, customer_client, catalog, mailoutbox
 ):
-    services.trial_start(user=customer, plan=catalog["pro"], now=timezone.now())
+    trial_start(user=customer, plan=catalog["pro"], now=timezone.now())
     html = customer_client.post("/en/account/cancel/confirm/", {"reason": ""}).content.decode()
     assert "Your free trial continues until" in html
     assert "export your data for 7 days; then it is deleted" in html

@@ -16,7 +16,7 @@ from django.utils import timezone
 from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
 
 from devtools.localstripe_server import PUBLISHABLE_KEY
-from subscriptions import entitlements, services
+from subscriptions import entitlements
 from subscriptions.models import (
     AttemptStatus,
     AuditEvent,
@@ -25,6 +25,9 @@ from subscriptions.models import (
     Price,
     SubscriptionStatus,
 )
+from subscriptions.services.billing import billing_run
+from subscriptions.services.cards import card_save, card_setup_start
+from subscriptions.services.checkout import subscribe
 
 SECRET = "whsec_test_portal"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,10 +75,10 @@ def card_needing_authentication(customer):
         type="card",
         card={"number": "4000002760003184", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
     )
-    setup_intent_id = services.card_setup_start(user=customer).split("_secret_")[0]
+    setup_intent_id = card_setup_start(user=customer).split("_secret_")[0]
     stripe.SetupIntent.confirm(setup_intent_id, payment_method=pm.id)
     stripe.SetupIntent.confirm(setup_intent_id)  # the customer passed 3-D Secure at entry
-    services.card_save(user=customer, setup_intent_id=setup_intent_id)
+    card_save(user=customer, setup_intent_id=setup_intent_id)
 
 
 def authenticate(server, attempt, success=True):
@@ -94,9 +97,9 @@ def authenticate(server, attempt, success=True):
 def renewal_needing_authentication(customer, catalog, add_card, stripe_server, mailoutbox):
     add_card(customer)
     price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
-    sub = services.subscribe(user=customer, price=price, now=timezone.now())
+    sub = subscribe(user=customer, price=price, now=timezone.now())
     card_needing_authentication(customer)
-    services.billing_run(now=sub.next_billing_at)
+    billing_run(now=sub.next_billing_at)
     invoice = Invoice.objects.get(kind="renewal")
     attempt = invoice.attempts.get()
     assert attempt.status == AttemptStatus.REQUIRES_ACTION
@@ -163,10 +166,10 @@ def test_a_bank_that_asks_for_authentication_at_every_retry_ends_in_suspension(
     sub, invoice, _attempt = renewal_needing_authentication
     due = sub.next_billing_at
     for day in (1, 3):
-        services.billing_run(now=due + timedelta(days=day))
+        billing_run(now=due + timedelta(days=day))
         sub.refresh_from_db()
         assert sub.status == SubscriptionStatus.PAST_DUE
-    services.billing_run(now=due + timedelta(days=7))
+    billing_run(now=due + timedelta(days=7))
 
     sub.refresh_from_db()
     assert invoice.attempts.count() == 4
@@ -193,7 +196,7 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded(
 ):
     add_card(customer)
     price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
-    services.subscribe(user=customer, price=price, now=timezone.now())
+    subscribe(user=customer, price=price, now=timezone.now())
     invoice = Invoice.objects.get()
     stripe.Refund.create(charge=invoice.stripe_charge_id, amount=1000)
     charge = stripe.Charge.retrieve(invoice.stripe_charge_id).to_dict()

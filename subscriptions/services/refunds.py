@@ -1,13 +1,7 @@
-"""Refunds (seeds 002, 004, 000): quote, request, issue once, review, retry, reconcile.
-
-A refund is a RefundRequest row created under the invoice's lock (and a unique constraint:
-one refund per payment, ever); its id is the Stripe idempotency key. The amount never
-exceeds what is left of the charge, taxes excluded (002): localstripe would not stop us.
-"""
+"""Refund requests: creating them, issuing them through Stripe, staff review (002, 004)."""
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import translation
@@ -20,9 +14,7 @@ from subscriptions.models import (
     LIVE_STATUSES,
     NOT_GROUNDS_FOR_REVIEW,
     Invoice,
-    InvoiceKind,
     InvoiceStatus,
-    Price,
     RefundReason,
     RefundRequest,
     RefundStatus,
@@ -30,281 +22,23 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.money import format_money
-from subscriptions.services import (
-    SubscriptionError,
-    audit,
-    pending_changes_close,
-    price_terms,
-    void_open_invoices,
+from subscriptions.services.auditing import audit
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.invoices import void_open_invoices
+from subscriptions.services.periods import pending_changes_close
+from subscriptions.services.refund_quotes import (
+    AUTOMATIC_RULES,
+    IN_FLIGHT,
+    RETRY_DELAYS,
+    REVIEW_BUSINESS_DAYS,
+    UNAPPLIED,
+    existing_request,
+    holiday_country,
+    payments_refund,
+    refundable_left,
 )
 
 logger = logging.getLogger(__name__)
-
-REVIEW_BUSINESS_DAYS = 5  # 002: "4 à 5 jours ouvrables"
-RETRY_DELAYS = (
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-    timedelta(hours=2),
-    timedelta(hours=12),
-)
-IN_FLIGHT = timedelta(minutes=10)  # a refund asked of Stripe longer ago than this was cut off
-UNAPPLIED = "unapplied_change"
-AUTOMATIC_RULES = ("guarantee", "renewal_grace", "remaining_months")
-# The `holidays` package has no bank holiday common to the whole United Kingdom for Easter
-# Monday or August: a British customer's business days are England's unless told otherwise.
-HOLIDAY_REGIONS = {"GB": "GB-ENG"}
-
-
-def holiday_country(country: str) -> str:
-    return HOLIDAY_REGIONS.get(country, country)
-
-
-def refundable_left(invoice: Invoice) -> int:
-    return invoice.refundable_left
-
-
-def guarantee_used(*, user: User, invoice: Invoice) -> bool:
-    """002: a customer refunded under the guarantee for a plan has no guarantee on it again."""
-    if invoice.price is None:
-        return False
-    return (
-        RefundRequest.objects.filter(
-            user=user,
-            rule="guarantee",
-            invoice__price__plan_id=invoice.price.plan_id,
-        )
-        .exclude(status=RefundStatus.REJECTED)
-        .exclude(invoice=invoice)
-        .exists()
-    )
-
-
-def _charge(invoice: Invoice) -> policy.Charge:
-    return policy.Charge(
-        total=invoice.total,
-        paid_at=invoice.paid_at or invoice.issued_at,
-        period_start=invoice.period_start,
-        period_end=invoice.period_end,
-        tax=invoice.tax,
-        currency=invoice.currency,
-        is_renewal=invoice.kind == InvoiceKind.RENEWAL,
-    )
-
-
-def _terms(invoice: Invoice, skip_full_refunds: bool, price: Price | None = None) -> policy.Terms:
-    """The terms of `price` (the plan in force) or else of the price the invoice billed."""
-    price = price or invoice.price
-    assert price is not None  # noqa: S101 - _refundable checked it
-    terms = price_terms(price)
-    if skip_full_refunds:
-        terms = policy.Terms(
-            interval=terms.interval,
-            commitment_months=terms.commitment_months,
-            guarantee_days=0,
-            renewal_grace_business_days=0,
-        )
-    return terms
-
-
-def _refundable(invoice: Invoice) -> bool:
-    sub = invoice.subscription
-    return (
-        invoice.status == InvoiceStatus.PAID
-        and invoice.paid_at is not None
-        and invoice.price is not None
-        and sub is not None
-        and invoice.user is not None
-        and sub.first_paid_at is not None
-    )
-
-
-def _policy_quote(
-    invoice: Invoice, now: datetime, skip_full_refunds: bool, price: Price | None = None
-) -> policy.RefundQuote:
-    """The policy's quote for one paid invoice at `now`, in the customer's country and zone,
-    before what was already refunded is taken off."""
-    user, sub = invoice.user, invoice.subscription
-    assert user is not None  # noqa: S101 - _refundable checked it
-    assert sub is not None  # noqa: S101 - _refundable checked it
-    assert sub.first_paid_at is not None  # noqa: S101 - _refundable checked it
-    return policy.refund_quote(
-        _terms(invoice, skip_full_refunds, price),
-        _charge(invoice),
-        first_paid_at=sub.first_paid_at,
-        now=now,
-        guarantee_used=guarantee_used(user=user, invoice=invoice),
-        country=holiday_country(user.country),
-        tz=user.time_zone,
-    )
-
-
-@dataclass(frozen=True)
-class PaymentsRefund:
-    """What a refund asked on one payment gives back now: the rule is the period's main
-    payment's, and it reaches the payments made later in the same period (an upgrade, months
-    charged again on keeping the subscription), one refund per payment."""
-
-    quote: policy.RefundQuote  # the total
-    parts: tuple[tuple[Invoice, int], ...]
-    holds_until: datetime | None
-
-
-def _period_payments(invoice: Invoice) -> tuple[Invoice | None, list[Invoice]]:
-    """The current period's main payment and the later ones of the same period."""
-    sub = invoice.subscription
-    if sub is None or sub.current_period_start is None or sub.current_period_end is None:
-        return None, []
-    paid = list(
-        Invoice.objects.filter(
-            subscription=sub,
-            status=InvoiceStatus.PAID,
-            period_start__gte=sub.current_period_start,
-            period_end=sub.current_period_end,
-        )
-        .select_related("price", "subscription", "user")
-        .order_by("paid_at", "pk")
-    )
-    mains = [i for i in paid if i.period_start == sub.current_period_start]
-    if not mains:
-        return None, []
-    main = mains[-1]
-    return main, [i for i in paid if i.period_start > main.period_start]
-
-
-def payments_refund(
-    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
-) -> PaymentsRefund:
-    """The rule is decided on the current period's main payment, under the terms of the plan
-    in force (an approved contract change lifts a commitment); it then reaches:
-    - under the guarantee, every payment of the subscription (the service ends now, 004);
-    - under the forgotten renewal, the renewal and the later payments of its period (002);
-    - for the months left, the main payment by the months and the later payments pro rata
-      by the second from the end of service (004).
-    A payment of an earlier period is refunded on its own under the guarantee only: its
-    months were credited to the current period when it was replaced.
-
-    `skip_full_refunds` gives the quote of a plain cancellation when the customer did not
-    take the full refund (guarantee or forgotten renewal) offered beside it."""
-    none = PaymentsRefund(
-        policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None), (), None
-    )
-    if not _refundable(invoice):
-        return none
-    sub = invoice.subscription
-    assert sub is not None  # noqa: S101 - _refundable checked it
-    main, later = _period_payments(invoice)
-    current = main is not None and _refundable(main) and (invoice == main or invoice in later)
-    if current:
-        assert main is not None  # noqa: S101 - just checked
-        in_force = sub.price
-        raw = _policy_quote(main, now, skip_full_refunds, in_force)
-    else:
-        main, later, in_force = invoice, [], None
-        raw = _policy_quote(main, now, skip_full_refunds)
-        if raw.rule != "guarantee":
-            return none
-    if raw.rule == "none":
-        return none
-    payments = [main, *later]
-    if raw.rule == "guarantee":
-        payments = list(
-            Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
-            .select_related("price", "subscription", "user")
-            .order_by("paid_at", "pk")
-        )
-    standing = RefundRequest.objects.filter(invoice__in=payments).exclude(
-        status=RefundStatus.REJECTED
-    )
-    requested = {r.invoice_id for r in standing if r.charged_back_by_id is None}
-    # Refunds charged again ("keep my subscription") were given back, or are on their way:
-    # what they took off a payment is not refunded twice.
-    committed: dict[int, int] = {}
-    for r in standing:
-        committed[r.invoice_id] = committed.get(r.invoice_id, 0) + r.amount
-    parts = []
-    for payment in payments:
-        if payment.pk in requested:
-            continue
-        already = max(payment.amount_refunded, committed.get(payment.pk, 0))
-        if raw.rule in ("guarantee", "renewal_grace"):
-            amount = payment.total - payment.tax  # the service ends now: all of it
-        elif payment.pk == main.pk:
-            # Months already refunded on it (and charged again on keeping the subscription,
-            # by a later payment refunded below) are not refunded twice.
-            amount = raw.amount - already
-        else:
-            amount = policy.later_charge_refund(_charge(payment), service_ends=raw.ends_at or now)
-        amount = min(amount, max(0, payment.total - payment.tax - already))
-        if amount > 0:
-            parts.append((payment, amount))
-    total = sum(amount for _payment, amount in parts)
-    if total == 0:
-        return none
-    user = main.user
-    assert user is not None  # noqa: S101 - _refundable checked it
-    holds_until = policy.refund_quote_holds_until(
-        _terms(main, skip_full_refunds, in_force),
-        _charge(main),
-        raw,
-        first_paid_at=sub.first_paid_at,  # type: ignore[arg-type]
-        country=holiday_country(user.country),
-        tz=user.time_zone,
-    )
-    quote = policy.RefundQuote(
-        amount=total, currency=main.currency, rule=raw.rule, ends_at=raw.ends_at
-    )
-    return PaymentsRefund(quote, tuple(parts), holds_until)
-
-
-def refund_quote_for(
-    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
-) -> policy.RefundQuote:
-    """The share of `payments_refund` that falls on this one payment (staff's review view)."""
-    result = payments_refund(invoice=invoice, now=now, skip_full_refunds=skip_full_refunds)
-    amount = sum(a for payment, a in result.parts if payment.pk == invoice.pk)
-    if amount == 0:
-        return policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None)
-    return policy.RefundQuote(amount, invoice.currency, result.quote.rule, result.quote.ends_at)
-
-
-def cancellation_refunds(subscription: Subscription) -> list[RefundRequest]:
-    """The refunds made when this subscription's cancellation was recorded."""
-    if subscription.cancel_at is None:
-        return []
-    return list(
-        RefundRequest.objects.filter(
-            subscription=subscription,
-            reason=RefundReason.CANCELLATION,
-            ends_at=subscription.cancel_at,
-            charged_back_by__isnull=True,
-        ).exclude(status=RefundStatus.REJECTED)
-    )
-
-
-def total(rows: list[RefundRequest]) -> policy.RefundQuote | None:
-    """The refunds made together (one per payment of a period), as the customer sees them:
-    one amount. None when there are none."""
-    if not rows:
-        return None
-    first = rows[0]
-    return policy.RefundQuote(
-        sum(row.amount for row in rows), first.currency, first.rule, first.ends_at
-    )
-
-
-def explain(quote: policy.RefundQuote, user: User) -> str:
-    return policy.explain(
-        quote, user.language or translation.get_language() or "fr", tz=user.time_zone
-    )
-
-
-def existing_request(invoice: Invoice) -> RefundRequest | None:
-    """The refund standing on this payment: not rejected, and not charged again since."""
-    return (
-        RefundRequest.objects.filter(invoice=invoice, charged_back_by__isnull=True)
-        .exclude(status=RefundStatus.REJECTED)
-        .first()
-    )
 
 
 # --- the customer's request ------------------------------------------------------------------
@@ -422,7 +156,7 @@ def refund_requests_create(
             if not rows:
                 raise SubscriptionError(_("A refund has already been requested for this payment."))
             if automatic and invoice.subscription is not None and ends is not None:
-                _subscription_end(invoice.subscription, ends_at=ends, now=now, why="refund")
+                subscription_end(invoice.subscription, ends_at=ends, now=now, why="refund")
             if not automatic:
                 emails.email_user(user, "refund_review_received", {"refund": rows[0]})
     except IntegrityError as exc:  # the other tab won
@@ -434,7 +168,7 @@ def refund_requests_create(
     return rows
 
 
-def _subscription_end(
+def subscription_end(
     subscription: Subscription, *, ends_at: datetime, now: datetime, why: str
 ) -> None:
     """End at once, or at `ends_at` (no further renewal in either case)."""
@@ -724,61 +458,3 @@ def refund_review_decide(
     if approve:
         return refund_execute(refund=ref, now=now)
     return ref
-
-
-# --- account closure (deletion) -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClosureRefund:
-    subscription: Subscription
-    invoice: Invoice
-    amount: int
-    currency: str
-    rule: str
-    explanation: str
-
-
-def latest_payment(subscription: Subscription) -> Invoice | None:
-    """The subscription's last paid invoice: a refund on it reaches the whole period."""
-    return (
-        Invoice.objects.filter(subscription=subscription, status=InvoiceStatus.PAID)
-        .select_related("price", "subscription", "user")
-        .order_by("-paid_at", "-pk")
-        .first()
-    )
-
-
-def account_closure_preview(*, user: User, now: datetime) -> list[ClosureRefund]:
-    """What closing the account now would refund, one line per subscription with a refund."""
-    result = []
-    live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES)
-    for sub in live.select_related("user"):
-        invoice = latest_payment(sub)
-        if invoice is None:
-            continue
-        quote = payments_refund(invoice=invoice, now=now).quote
-        if quote.rule == "none" or quote.amount == 0:
-            continue
-        result.append(
-            ClosureRefund(
-                sub, invoice, quote.amount, quote.currency, quote.rule, explain(quote, user)
-            )
-        )
-    return result
-
-
-def account_closure(*, user: User, now: datetime, actor: User | None = None) -> None:
-    """Deleting the account ends every subscription now, with the refund the rules give."""
-    for item in account_closure_preview(user=user, now=now):
-        refund_requests_create(
-            user=user,
-            invoice=item.invoice,
-            reason=RefundReason.ACCOUNT_DELETION,
-            details="",
-            now=now,
-            ends_at=now,
-        )
-    with transaction.atomic():
-        for sub in Subscription.objects.filter(user=user, status__in=LIVE_STATUSES):
-            _subscription_end(sub, ends_at=now, now=now, why="account_deletion")

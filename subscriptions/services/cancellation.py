@@ -1,0 +1,332 @@
+"""Cancelling in three clicks (003, 004, L215-1-1), undoing it, and ending on the date."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from subscriptions import emails, policy
+from subscriptions.gateways import stripe as gateway
+from subscriptions.models import (
+    LIVE_STATUSES,
+    AttemptStatus,
+    Invoice,
+    InvoiceKind,
+    RefundReason,
+    RefundRequest,
+    RefundStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from subscriptions.services.auditing import audit
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.invoices import invoice_issue, void_open_invoices
+from subscriptions.services.periods import pending_changes_close, price_terms
+from subscriptions.services.plan_changes import (
+    HELD_REASON,
+    charge_or_void,
+    outcome_unknown,
+    refuse_if_charging,
+    settle_later,
+    unknown_outcome_error,
+)
+from subscriptions.services.refund_quotes import latest_payment, payments_refund, total
+from subscriptions.services.refunds import refund_made_already, refund_requests_create
+from subscriptions.services.trials import trial_expire
+
+# --- cancelling (003, 004, L215-1-1) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancellationQuote:
+    """What the summary page says before the customer confirms."""
+
+    subscription: Subscription
+    ends_at: datetime
+    refund: policy.RefundQuote  # refunded at once on confirming (remaining months), or none
+    guarantee: policy.RefundQuote | None  # the full refund offered as a second button
+    invoice: Invoice | None
+    committed: bool
+
+
+def cancellation_quote(*, subscription: Subscription, now: datetime) -> CancellationQuote:
+    sub = subscription
+    none = policy.RefundQuote(amount=0, currency=sub.currency, rule="none", ends_at=None)
+    if sub.status == SubscriptionStatus.TRIALING:
+        # A trial is never billed once cancelled; it runs to its end, then its data is kept
+        # for the export grace period.
+        ends = sub.trial_ends_at or now
+        return CancellationQuote(sub, ends, none, None, None, committed=False)
+    if sub.price is None or sub.current_period_start is None or sub.current_period_end is None:
+        return CancellationQuote(sub, now, none, None, None, committed=False)
+    terms = price_terms(sub.price)
+    ends_at = policy.cancellation_date(
+        terms,
+        period_start=sub.current_period_start,
+        period_end=sub.current_period_end,
+        now=now,
+    )
+    invoice = latest_payment(sub)
+    refund, guarantee = none, None
+    if invoice is not None:
+        full = payments_refund(invoice=invoice, now=now).quote
+        if full.rule in ("guarantee", "renewal_grace"):
+            guarantee = full
+        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True).quote
+        if plain.rule == "remaining_months" and plain.amount > 0:
+            refund = plain
+    return CancellationQuote(
+        sub, ends_at, refund, guarantee, invoice, committed=terms.commitment_months > 0
+    )
+
+
+def cancellation_confirm(
+    *,
+    user: User,
+    subscription: Subscription,
+    reason: str,
+    now: datetime,
+    full_refund: bool = False,
+    quoted_at: datetime | None = None,
+) -> tuple[Subscription, list[RefundRequest]]:
+    """Record the cancellation; refund what the summary said (shown at `quoted_at`); e-mail
+    the acknowledgement."""
+    if subscription.user_id != user.pk:
+        raise SubscriptionError(_("You have no active contract to cancel."))
+    quoted_at = quoted_at or now
+    quote = cancellation_quote(subscription=subscription, now=quoted_at)
+    refunded: list[RefundRequest] = []
+    if full_refund:
+        if quote.guarantee is None or quote.invoice is None:
+            raise SubscriptionError(_("A full refund is no longer possible for this payment."))
+        refunded = refund_requests_create(
+            user=user,
+            invoice=quote.invoice,
+            reason=RefundReason.CANCELLATION,
+            details=reason,
+            now=now,
+            quoted_at=quoted_at,
+        )
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        if refunded:
+            # The full refund has ended the subscription already: keep the reason given.
+            sub.cancel_reason = reason.strip()[:2000]
+            sub.save(update_fields=["cancel_reason"])
+        elif sub.status not in LIVE_STATUSES:
+            raise SubscriptionError(_("You have no active contract to cancel."))
+        elif sub.cancel_at is not None:
+            # Confirmed twice (double click, second tab): recorded once, acknowledged once.
+            return Subscription.objects.select_related("plan", "user").get(pk=sub.pk), []
+        else:
+            sub.cancel_requested_at = now
+            sub.cancel_reason = reason.strip()[:2000]
+            sub.cancel_at = quote.ends_at
+            sub.scheduled_price = None
+            if sub.status != SubscriptionStatus.TRIALING:
+                sub.next_billing_at = None
+            sub.save(
+                update_fields=[
+                    "cancel_requested_at",
+                    "cancel_reason",
+                    "cancel_at",
+                    "next_billing_at",
+                    "scheduled_price",
+                ]
+            )
+            audit(
+                user=user,
+                kind="cancellation_requested",
+                subscription=sub,
+                ends_at=sub.cancel_at.isoformat(),
+                reason_given=bool(reason.strip()),
+            )
+    if not refunded and quote.refund.rule == "remaining_months" and quote.invoice is not None:
+        # 004: the full months left after the current one are refunded at once; the service
+        # runs to the date the summary gave.
+        refunded = refund_requests_create(
+            user=user,
+            invoice=quote.invoice,
+            reason=RefundReason.CANCELLATION,
+            details=reason,
+            now=now,
+            ends_at=quote.ends_at,
+            skip_full_refunds=True,
+            quoted_at=quoted_at,
+        )
+    sub = Subscription.objects.select_related("plan", "user").get(pk=subscription.pk)
+    full_refund_until = None
+    if not refunded and quote.guarantee is not None and quote.invoice is not None:
+        # The full refund was offered and not taken: it can still be asked until then.
+        full_refund_until = payments_refund(invoice=quote.invoice, now=quoted_at).holds_until
+    emails.email_user(
+        user,
+        "cancellation_confirmed",
+        {
+            "subscription": sub,
+            "refund": total(refunded),
+            "trial": sub.status == SubscriptionStatus.TRIALING,
+            "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
+            "full_refund_until": full_refund_until,
+        },
+    )
+    return sub, refunded
+
+
+def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) -> Subscription:
+    """ "Keep my subscription": one click, until the end date. Months already refunded on
+    cancelling are charged again, as the page says before the click."""
+    # A refund that got no answer from Stripe may have been made all the same: found, it is
+    # recorded (and charged again below) rather than held as never sent.
+    unanswered = RefundRequest.objects.filter(
+        subscription=subscription,
+        subscription__user=user,
+        status=RefundStatus.FAILED,
+        attempts__gt=0,
+        ends_at=subscription.cancel_at,
+    )
+    for refund in unanswered:
+        try:
+            refund_made_already(refund=refund, now=now)
+        except gateway.GatewayError as exc:
+            raise SubscriptionError(
+                _("The payment service is unavailable, please try again in a few minutes.")
+            ) from exc
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("price", "user")
+            .get(pk=subscription.pk, user=user)
+        )
+        if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at <= now:
+            raise SubscriptionError(_("This cancellation can no longer be undone."))
+        refuse_if_charging(sub, now)
+        # Refunds still waiting for a retry are not sent: the customer keeps these months.
+        held = list(
+            RefundRequest.objects.filter(
+                subscription=sub, status=RefundStatus.FAILED, ends_at=sub.cancel_at
+            ).values_list("pk", flat=True)
+        )
+        RefundRequest.objects.filter(pk__in=held).update(
+            status=RefundStatus.REJECTED,
+            next_attempt_at=None,
+            decided_at=now,
+            decision_reason=HELD_REASON,
+        )
+        charged_back = refunds_to_charge_back(sub)
+        amount = sum(r.amount for r in charged_back)
+        invoice = None
+        if amount > 0 and sub.price is not None:
+            invoice = invoice_issue(
+                subscription=sub,
+                kind=InvoiceKind.PRORATION,
+                period_start=sub.cancel_at,
+                period_end=sub.current_period_end or sub.cancel_at,
+                now=now,
+                lines=[
+                    (
+                        "Months refunded on cancellation, charged again (VAT paid on the "
+                        "original invoice) / Mois remboursés à la résiliation, facturés à "
+                        "nouveau (TVA acquittée sur la facture d'origine)",
+                        amount,
+                    )
+                ],
+                untaxed=True,
+            )
+            settle_later(invoice, now)
+            # Marked now, under the lock: a second click finds nothing left to charge again.
+            RefundRequest.objects.filter(pk__in=[r.pk for r in charged_back]).update(
+                charged_back_by=invoice
+            )
+    if invoice is not None:
+        attempt = charge_or_void(invoice, trigger="undo_cancel", now=now)
+        if attempt.status != AttemptStatus.SUCCEEDED:
+            # The cancellation stays: so do its refunds, as they were (a charge Stripe took
+            # without our hearing is refunded when the billing run finds it).
+            RefundRequest.objects.filter(charged_back_by=invoice).update(charged_back_by=None)
+            RefundRequest.objects.filter(pk__in=held).update(
+                status=RefundStatus.FAILED, next_attempt_at=now, decided_at=None, decision_reason=""
+            )
+            if outcome_unknown(attempt):
+                raise unknown_outcome_error()
+            raise SubscriptionError(
+                _("The payment did not go through (%(reason)s): your cancellation stays in place.")
+                % {"reason": attempt.reason}
+            )
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=subscription.pk)
+        )
+        if invoice is not None:
+            Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None)  # settled
+        sub.cancel_at = None
+        sub.cancel_requested_at = None
+        sub.cancel_reason = ""
+        if sub.status != SubscriptionStatus.TRIALING and sub.current_period_end:
+            sub.next_billing_at = sub.current_period_end
+        elif sub.status == SubscriptionStatus.TRIALING:
+            sub.next_billing_at = sub.trial_ends_at
+        sub.save(
+            update_fields=["cancel_at", "cancel_requested_at", "cancel_reason", "next_billing_at"]
+        )
+        audit(
+            user=user,
+            kind="cancellation_undone",
+            subscription=sub,
+            charged=invoice.total if invoice else 0,
+        )
+        emails.email_user(user, "cancellation_undone", {"subscription": sub})
+    return sub
+
+
+def refunds_to_charge_back(subscription: Subscription) -> list[RefundRequest]:
+    """The remaining-months refunds of this cancellation (money given back, or on its way),
+    which keeping the subscription undoes; each is charged again once."""
+    if subscription.cancel_at is None:
+        return []
+    return list(
+        RefundRequest.objects.filter(
+            subscription=subscription,
+            rule="remaining_months",
+            ends_at=subscription.cancel_at,
+            charged_back_by__isnull=True,
+            status__in=(RefundStatus.SUCCEEDED, RefundStatus.PROCESSING),
+        ).order_by("pk")
+    )
+
+
+def refund_to_charge_back(subscription: Subscription) -> policy.RefundQuote | None:
+    """What "keep my subscription" will charge again, as the page says before the click."""
+    charged_back = refunds_to_charge_back(subscription)
+    amount = sum(r.amount for r in charged_back)
+    if amount == 0:
+        return None
+    return policy.RefundQuote(amount, subscription.currency, "remaining_months", None)
+
+
+def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
+    """At the end date the subscription ends; data, invoices and export stay (001)."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=subscription.pk)
+        )
+        if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at > now:
+            return False
+        if sub.status == SubscriptionStatus.TRIALING:
+            # A cancelled trial runs out as any trial does: expired, readable for the export.
+            return trial_expire(subscription=sub, now=now)
+        sub.status = SubscriptionStatus.CANCELED
+        sub.ended_at = now
+        sub.next_billing_at = None
+        sub.save(update_fields=["status", "ended_at", "next_billing_at"])
+        pending_changes_close(sub)
+        void_open_invoices(sub)
+        audit(user=sub.user, kind="subscription_ended", subscription=sub, why="cancellation")
+    return True

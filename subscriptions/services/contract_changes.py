@@ -1,0 +1,192 @@
+"""Contract change requests under a commitment, decided by staff (000)."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from subscriptions import emails, policy
+from subscriptions.models import (
+    LIVE_STATUSES,
+    AttemptStatus,
+    ChangeRequestStatus,
+    ContractChangeRequest,
+    InvoiceKind,
+    Price,
+    Subscription,
+)
+from subscriptions.services.auditing import audit
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.invoices import invoice_issue
+from subscriptions.services.plan_changes import (
+    charge_or_void,
+    outcome_unknown,
+    plan_change_quote_for,
+    refuse_if_charging,
+    settle_later,
+    switch_now,
+)
+
+# --- contract change requests (000) ------------------------------------------------------------
+
+
+def change_request_create(
+    *, user: User, subscription: Subscription, target: Price, reason: str, message: str
+) -> ContractChangeRequest:
+    if subscription.user_id != user.pk or subscription.price is None:
+        raise SubscriptionError(_("This subscription cannot change plan now."))
+    if subscription.price.commitment_months == 0:
+        raise SubscriptionError(_("Your plan has no commitment: you can change it yourself."))
+    if target.pk == subscription.price_id or target.currency != subscription.currency:
+        raise SubscriptionError(_("Please choose another plan."))
+    if not reason.strip():
+        raise SubscriptionError(_("Please tell us why you want to change."))
+    with transaction.atomic():
+        Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
+        if ContractChangeRequest.objects.filter(
+            subscription=subscription, status=ChangeRequestStatus.PENDING
+        ).exists():
+            raise SubscriptionError(_("You already have a change request waiting for review."))
+        change = ContractChangeRequest.objects.create(
+            user=user,
+            subscription=subscription,
+            target_price=target,
+            reason=reason.strip()[:200],
+            message=message.strip()[:5000],
+        )
+        audit(
+            user=user,
+            kind="change_request_filed",
+            subscription=subscription,
+            target=target.plan.code,
+        )
+        emails.email_user(user, "change_request_received", {"change": change})
+    return change
+
+
+def change_request_withdraw(*, user: User, change: ContractChangeRequest) -> None:
+    with transaction.atomic():
+        c = ContractChangeRequest.objects.select_for_update().get(pk=change.pk, user=user)
+        if c.status != ChangeRequestStatus.PENDING:
+            raise SubscriptionError(_("This request has already been decided."))
+        c.status = ChangeRequestStatus.WITHDRAWN
+        c.save(update_fields=["status"])
+        audit(user=user, kind="change_request_withdrawn", subscription=c.subscription)
+
+
+def change_request_quote(*, change: ContractChangeRequest, now: datetime) -> policy.PlanChangeQuote:
+    """What approving would do: a higher plan now with the unused annual payment credited,
+    a lower one at the end of the term."""
+    return plan_change_quote_for(
+        subscription=change.subscription,
+        target=change.target_price,
+        now=now,
+        ignore_commitment=True,
+    )
+
+
+def change_request_decide(
+    *, change: ContractChangeRequest, actor: User, approve: bool, reason: str, now: datetime
+) -> ContractChangeRequest:
+    if not actor.has_perm("subscriptions.review_contract_change"):
+        raise SubscriptionError(_("You are not allowed to review contract changes."))
+    if not approve and not reason.strip():
+        raise SubscriptionError(_("Please write the reason for the rejection."))
+    with transaction.atomic():
+        c = (
+            ContractChangeRequest.objects.select_for_update(of=("self",))
+            .select_related("subscription", "target_price", "target_price__plan", "user")
+            .get(pk=change.pk)
+        )
+        if c.status != ChangeRequestStatus.PENDING:
+            raise SubscriptionError(_("This request has already been decided."))
+        sub = c.subscription
+        if approve and (
+            sub.status not in LIVE_STATUSES
+            or sub.current_period_end is None
+            or now >= sub.current_period_end
+        ):
+            raise SubscriptionError(
+                _("This subscription has ended or is being renewed: it cannot change now.")
+            )
+        if approve:
+            refuse_if_charging(sub, now)
+        quote = change_request_quote(change=c, now=now) if approve else None
+        c.status = ChangeRequestStatus.APPROVED if approve else ChangeRequestStatus.REJECTED
+        c.decided_by, c.decided_at, c.decision_reason = actor, now, reason.strip()
+        c.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        audit(
+            user=c.user,
+            actor=actor,
+            kind=f"change_request_{c.status}",
+            subscription=c.subscription,
+            target=c.target_price.plan.code,
+        )
+    effective_now = False
+    if approve and quote is not None:
+        if quote.mode == "immediate":
+            _approved_now(c, quote, actor=actor, now=now)
+            effective_now = True
+        else:
+            Subscription.objects.filter(pk=c.subscription_id).update(scheduled_price=c.target_price)
+    emails.email_user(
+        c.user, "change_request_decided", {"change": c, "effective_now": effective_now}
+    )
+    return c
+
+
+def _approved_now(
+    change: ContractChangeRequest, quote: policy.PlanChangeQuote, *, actor: User, now: datetime
+) -> None:
+    """An approved move to a higher plan starts now; the quote's amount is charged, or its
+    credit kept for the next invoices. A declined card reverts the decision to pending."""
+    sub = change.subscription
+    target = change.target_price
+    invoice = None
+    if quote.amount_due > 0:
+        with transaction.atomic():
+            locked = (
+                Subscription.objects.select_for_update(of=("self",))
+                .select_related("user", "price", "price__plan")
+                .get(pk=sub.pk)
+            )
+            end = (
+                policy.add_months(now, policy.MONTHS_PER_INTERVAL[target.interval])
+                if quote.starts_new_period
+                else locked.current_period_end or now
+            )
+            invoice = invoice_issue(
+                subscription=locked,
+                kind=InvoiceKind.PRORATION,
+                period_start=now,
+                period_end=end,
+                now=now,
+                price=target,
+                lines=[
+                    (
+                        f"Contract change to {target.plan.name_en} / "
+                        f"Changement de contrat vers {target.plan.name_fr}",
+                        quote.amount_due,
+                    )
+                ],
+            )
+            settle_later(invoice, now)
+        attempt = charge_or_void(invoice, trigger="contract_change", now=now)
+        if attempt.status != AttemptStatus.SUCCEEDED:
+            ContractChangeRequest.objects.filter(pk=change.pk).update(
+                status=ChangeRequestStatus.PENDING, decided_by=None, decided_at=None
+            )
+            if outcome_unknown(attempt):
+                raise SubscriptionError(
+                    _(
+                        "The payment service did not answer: the request stays pending. Should "
+                        "the customer's card have been charged all the same, it is refunded in "
+                        "full automatically."
+                    )
+                )
+            raise SubscriptionError(
+                _("The customer's card was declined (%(reason)s): the request stays pending.")
+                % {"reason": attempt.reason}
+            )
+    switch_now(sub, target, quote, now=now, invoice=invoice, actor=actor)

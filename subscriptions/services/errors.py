@@ -1,0 +1,15 @@
+"""The bottom of the services: the one error a customer is shown, and the gateway's.
+
+Views catch `GatewayError` from here, so that only services talk to the gateway."""
+
+from subscriptions.gateways.stripe import GatewayError
+
+__all__ = ["GatewayError", "SubscriptionError"]
+
+
+class SubscriptionError(Exception):
+    """A rule or a payment said no; the message is shown to the customer as it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,110 @@
+"""Renewals (000, 002, 004): the next period's invoice, its charge and the reminder."""
+
+from datetime import datetime
+
+from django.db import transaction
+
+from subscriptions import emails, policy
+from subscriptions.models import Invoice, InvoiceKind, Subscription, SubscriptionStatus
+from subscriptions.services.auditing import audit
+from subscriptions.services.invoices import invoice_amounts, invoice_issue
+from subscriptions.services.payments import invoice_charge
+from subscriptions.services.periods import period_bounds, price_terms
+
+# --- renewals (000, 002, 004) ----------------------------------------------------------------
+
+
+def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice | None:
+    """Charged in advance on the same day each month or year: issue the next period's
+    invoice and charge it. Running twice, or on two workers, bills the period once."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("price", "user")
+            .get(pk=subscription.pk)
+        )
+        if (
+            sub.status != SubscriptionStatus.ACTIVE
+            or sub.cancel_at is not None
+            or sub.next_billing_at is None
+            or sub.next_billing_at > now
+            or sub.price is None
+            or sub.anchor_at is None
+        ):
+            return None
+        changed_plan = None
+        if sub.scheduled_price is not None:
+            # 004: a downgrade starts with the next billing period.
+            changed_plan = sub.plan.name_en
+            if sub.scheduled_price.interval != sub.price.interval:
+                sub.anchor_at, sub.period_index = sub.next_billing_at, -1
+            sub.price, sub.plan = sub.scheduled_price, sub.scheduled_price.plan
+            sub.scheduled_price = None
+        sub.period_index += 1
+        sub.current_period_start, sub.current_period_end = period_bounds(
+            anchor=sub.anchor_at, index=sub.period_index, price=sub.price
+        )
+        sub.next_billing_at = None  # set again when the invoice is paid
+        sub.save(
+            update_fields=[
+                "anchor_at",
+                "period_index",
+                "price",
+                "plan",
+                "scheduled_price",
+                "current_period_start",
+                "current_period_end",
+                "next_billing_at",
+            ]
+        )
+        if changed_plan:
+            audit(
+                user=sub.user,
+                kind="plan_changed",
+                subscription=sub,
+                old=changed_plan,
+                new=sub.plan.code,
+                scheduled=True,
+            )
+        invoice = invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.RENEWAL,
+            period_start=sub.current_period_start,
+            period_end=sub.current_period_end,
+            now=now,
+        )
+    invoice_charge(invoice=invoice, trigger="renewal", now=now)
+    return invoice
+
+
+def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
+    """002/004: before each renewal, an e-mail with the amount and the date; once per period."""
+    with transaction.atomic():
+        sub = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("price", "price__plan", "scheduled_price__plan", "user")
+            .get(pk=subscription.pk)
+        )
+        due = sub.next_billing_at
+        if (
+            sub.status != SubscriptionStatus.ACTIVE
+            or sub.cancel_at is not None
+            or due is None
+            or sub.price is None
+            or sub.renewal_reminder_sent_for == due
+            or policy.renewal_reminder_at(price_terms(sub.price), period_end=due) > now
+            or due <= now
+        ):
+            return False
+        sub.renewal_reminder_sent_for = due
+        sub.save(update_fields=["renewal_reminder_sent_for"])
+        # What will be billed: a scheduled downgrade starts with this renewal (004).
+        price = sub.scheduled_price or sub.price
+        _subtotal, _tax, total = invoice_amounts(price)
+        audit(user=sub.user, kind="renewal_reminder_sent", subscription=sub, due=due.isoformat())
+        emails.email_user(
+            sub.user,
+            "renewal_reminder",
+            {"subscription": sub, "plan": price.plan, "amount": total, "due": due},
+        )
+    return True
