@@ -17,8 +17,8 @@ from django.utils.translation import gettext
 from kombu import pools
 
 from portal.celery import app
-from subscriptions import services
 from subscriptions.models import AuditEvent
+from subscriptions.services import trials
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,7 +96,7 @@ def test_beat_fires_the_billing_run_and_the_worker_sends_the_trial_warning(
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # A trial that ends in 3 days less a minute: its warning is due now (001).
     started = timezone.now() - timedelta(days=12, minutes=-1) - timedelta(minutes=2)
-    services.trial_start(user=customer, plan=catalog["pro"], now=started)
+    trials.trial_start(user=customer, plan=catalog["pro"], now=started)
     assert not mailoutbox  # not eager: the welcome waits in the broker for the worker
 
     beat = Service(app, schedule_filename=str(filesystem_broker / "beat-schedule"))
