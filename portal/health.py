@@ -6,8 +6,10 @@ JSON for machines (``Accept: application/json`` or ``?format=json``), HTML for p
 login, and nothing secret: a check reports its name and "OK" or a short cause, never a URL.
 """
 
+import asyncio
 import dataclasses
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import celery
@@ -16,9 +18,11 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from health_check.base import HealthCheck
 from health_check.checks import Cache, Database
 from health_check.contrib.celery import Ping
@@ -82,7 +86,33 @@ def checks() -> list[Any]:
 
 @method_decorator(login_not_required, name="dispatch")
 class PortalHealthView(HealthCheckView):
+    """A synchronous view: the library's async one fails when the calling thread already runs
+    an event loop; here the checks run on a loop of their own, in a thread of their own."""
+
     template_name = "health/index.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = View.dispatch(self, request, *args, **kwargs)
+        patch_vary_headers(response, ["Accept"])
+        add_never_cache_headers(response)
+        return response
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            self.results = thread.submit(asyncio.run, self._results()).result()
+        # Something down is "unavailable" (503), not a crash (the library's 500).
+        status = 503 if any(result.error for result in self.results) else 200
+        accept = request.headers.get("accept", "")
+        if request.GET.get("format") == "json" or (
+            "application/json" in accept and "text/html" not in accept
+        ):
+            return self.render_to_response_json(status)
+        if request.GET.get("format") == "text" or accept.startswith("text/plain"):
+            return self.render_to_response_text(status)
+        return self.render_to_response(self.get_context_data(**kwargs), status=status)
+
+    async def _results(self) -> list[Any]:
+        return list(await asyncio.gather(*(check.get_result() for check in self.get_checks())))
 
     def get_checks(self) -> Any:
         self.checks = checks()
@@ -100,12 +130,6 @@ class PortalHealthView(HealthCheckView):
             for result in self.results
         ]
         return context
-
-    async def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        response: HttpResponse = await super().get(request, *args, **kwargs)
-        if response.status_code == 500:  # something is down: unavailable, not a crash
-            response.status_code = 503
-        return response
 
 
 health = PortalHealthView.as_view()

@@ -1,5 +1,6 @@
 """/health/: database, cache, broker, migrations (and a worker's ping outside eager mode)."""
 
+import asyncio
 import json
 
 import pytest
@@ -21,6 +22,15 @@ def test_health_answers_json_to_machines_without_login(client):
     assert {key.split("(")[0] for key in body} == CHECKS
     assert set(body.values()) == {"OK"}
     assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_health_answers_when_the_calling_thread_runs_an_event_loop(client):
+    """Playwright's sync API (and other libraries) leave a loop running in the thread."""
+
+    async def inside_a_loop():
+        return client.get("/health/", HTTP_ACCEPT="application/json")
+
+    assert asyncio.run(inside_a_loop()).status_code == 200
 
 
 def test_health_reads_as_a_page_for_people_in_their_language(client):
