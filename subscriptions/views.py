@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from subscriptions import policy, quotes, selectors
+from subscriptions import policy, quotes, selectors, wording
 from subscriptions.models import (
     AttemptStatus,
     ContractChangeRequest,
@@ -309,7 +309,7 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
         "subscription": subscription,
         "target": target,
         "quote": quote,
-        "explanation": policy.explain(
+        "explanation": wording.explain(
             quote,
             translation.get_language() or "fr",
             tz=request.user.time_zone,
@@ -419,7 +419,7 @@ def _cancel_summary(quote: CancellationQuote) -> str:
 def _refund_sentence(request: AuthenticatedHttpRequest, quote: policy.RefundQuote | None) -> str:
     if quote is None or quote.rule == "none":
         return ""
-    return policy.explain(
+    return wording.explain(
         quote,
         translation.get_language() or "fr",
         tz=request.user.time_zone,
@@ -528,7 +528,7 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
             what="refund", pk=invoice.pk, quoted_at=now, shown=_refund_summary(result)
         ),
         "explanation": _refund_sentence(request, quote)
-        or policy.explain(quote, translation.get_language() or "fr"),
+        or wording.explain(quote, translation.get_language() or "fr"),
         "reasons": [
             (value, label)
             for value, label in RefundReason.choices
