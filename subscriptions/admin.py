@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import money, policy
+from subscriptions import money, wording
 from subscriptions.models import (
     AuditEvent,
     BillingAccount,
@@ -437,7 +437,7 @@ class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
     @admin.display(description=_("policy"))
     def policy_explanation(self, obj: RefundRequest) -> str:
         quote = refund_quote_for(invoice=obj.invoice, now=timezone.now())
-        return policy.explain(quote, translation.get_language() or "fr")
+        return wording.explain(quote, translation.get_language() or "fr")
 
     def save_model(self, request, obj, form, change):
         decision = form.cleaned_data.get("decision")
@@ -556,7 +556,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
             quote = change_request_quote(change=obj, now=timezone.now())
         except SubscriptionError as exc:
             return exc.message
-        text = policy.explain(quote, translation.get_language() or "fr")
+        text = wording.explain(quote, translation.get_language() or "fr")
         if quote.mode == "immediate":
             return format_html(
                 "{} ({} {}, {} {})",

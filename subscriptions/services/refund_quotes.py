@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.utils import translation
 
 from accounts.models import User
-from subscriptions import policy
+from subscriptions import policy, wording
 from subscriptions.models import (
     Invoice,
     InvoiceKind,
@@ -272,7 +272,7 @@ def total(rows: list[RefundRequest]) -> policy.RefundQuote | None:
 
 
 def explain(quote: policy.RefundQuote, user: User) -> str:
-    return policy.explain(
+    return wording.explain(
         quote, user.language or translation.get_language() or "fr", tz=user.time_zone
     )
 

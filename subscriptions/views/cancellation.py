@@ -1,0 +1,116 @@
+"""Cancelling in three clicks (003; L215-1-1, D215-1 to D215-3), and undoing it."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.http import AuthenticatedHttpRequest
+from subscriptions import quotes, selectors
+from subscriptions.models import SubscriptionStatus
+from subscriptions.services.cancellation import (
+    CancellationQuote,
+    cancellation_confirm,
+    cancellation_quote,
+    cancellation_undo,
+    refund_to_charge_back,
+)
+from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.refund_quotes import cancellation_refunds, total
+from subscriptions.views.common import live_subscription, refund_sentence
+
+
+@require_http_methods(["GET", "POST"])
+def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Click 1 opens this form (prefilled); click 2, "Continue", shows the summary."""
+    subscription = selectors.subscription_live(user=request.user)
+    if subscription is None:
+        return TemplateResponse(request, "subscriptions/cancel_start.html", {})
+    now = timezone.now()
+    quote = cancellation_quote(subscription=subscription, now=now)
+    context = {
+        "subscription": subscription,
+        "quote": quote,
+        "reason": request.POST.get("reason", "").replace("\x00", "")[:2000],
+        "refund_explanation": refund_sentence(request, quote.refund),
+        "guarantee_explanation": refund_sentence(request, quote.guarantee),
+        "charge_back": refund_to_charge_back(subscription),
+        "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
+        "quote_token": quotes.token(
+            what="cancel", pk=subscription.pk, quoted_at=now, shown=_cancel_summary(quote)
+        ),
+    }
+    if subscription.cancel_at is not None:
+        return TemplateResponse(request, "subscriptions/cancel_pending.html", context)
+    template = (
+        "subscriptions/cancel_summary.html"
+        if request.method == "POST"
+        else ("subscriptions/cancel_form.html")
+    )
+    return TemplateResponse(request, template, context)
+
+
+def _cancel_summary(quote: CancellationQuote) -> str:
+    guarantee = quote.guarantee.amount if quote.guarantee else None
+    return quotes.summary(quote.ends_at, quote.refund.amount, guarantee)
+
+
+@require_POST
+def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
+    subscription = selectors.subscription_live(user=request.user)
+    if subscription is None:
+        latest = selectors.subscription_current(user=request.user)
+        if latest is None or latest.status != SubscriptionStatus.CANCELED:
+            return redirect("subscriptions:cancel")  # which says there is nothing to cancel
+        # Confirmed twice with the full refund (double click, second tab): already ended.
+        messages.info(
+            request, _("Your subscription has ended. Your data stays readable and exportable.")
+        )
+        return redirect("subscriptions:detail")
+    now = timezone.now()
+    try:
+        shown = quotes.read(
+            request.POST.get("quote", ""), what="cancel", pk=subscription.pk, now=now
+        )
+        full_refund = request.POST.get("full_refund") == "1"
+        if subscription.cancel_at is None or full_refund:  # else confirmed twice: shown again
+            then = cancellation_quote(subscription=subscription, now=shown.at)
+            quotes.check(shown, _cancel_summary(then))
+        sub, refunded = cancellation_confirm(
+            user=request.user,
+            subscription=subscription,
+            reason=request.POST.get("reason", "").replace("\x00", ""),
+            now=now,
+            full_refund=full_refund,
+            quoted_at=shown.at,
+        )
+    except SubscriptionError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriptions:cancel")
+    context = {
+        "subscription": sub,
+        "refund": total(refunded or cancellation_refunds(sub)),
+        "charge_back": refund_to_charge_back(sub),
+        "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
+    }
+    return TemplateResponse(request, "subscriptions/cancel_done.html", context)
+
+
+@require_POST
+def cancel_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
+    try:
+        cancellation_undo(
+            user=request.user,
+            subscription=live_subscription(request),
+            now=timezone.now(),
+        )
+    except SubscriptionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your subscription continues."))
+    return redirect("subscriptions:detail")

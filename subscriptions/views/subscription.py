@@ -1,0 +1,38 @@
+"""The customer's subscription page: status, plans to change to, open invoices."""
+
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from accounts.http import AuthenticatedHttpRequest
+from subscriptions import selectors
+from subscriptions.models import SubscriptionStatus
+from subscriptions.services.cancellation import refund_to_charge_back
+from subscriptions.services.plan_changes import plan_change_options
+from subscriptions.views.common import visitor_currency
+
+
+def subscription_detail(request: AuthenticatedHttpRequest) -> TemplateResponse:
+    user = request.user
+    subscription = selectors.subscription_current(user=user)
+    now = timezone.now()
+    currency = subscription.currency if subscription else visitor_currency(request)
+    context = {
+        "subscription": subscription,
+        "billing": selectors.billing_account(user=user),
+        "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
+        "rows": selectors.pricing_table(currency=currency),
+        "open_invoices": list(selectors.invoices_open(user=user)),
+        "change_options": plan_change_options(subscription=subscription)
+        if subscription is not None
+        and subscription.status == SubscriptionStatus.ACTIVE
+        and subscription.cancel_at is None
+        and subscription.scheduled_price_id is None
+        else [],
+        "pending_changes": list(selectors.change_requests_pending(subscription=subscription))
+        if subscription is not None
+        else [],
+        "charge_back": refund_to_charge_back(subscription)
+        if subscription is not None and subscription.cancel_at
+        else None,
+    }
+    return TemplateResponse(request, "subscriptions/subscription_detail.html", context)

@@ -1,0 +1,108 @@
+"""What a policy decision means to the customer: the sentences shown on pages, in e-mails and
+in the admin, in the customer's language and time zone.
+
+``subscriptions.policy`` decides dates and amounts; this module only words them (gettext for
+the sentences, Babel for dates and money).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from subscriptions.money import babel_locale, format_money
+from subscriptions.policy import PlanChangeQuote, RefundQuote
+
+__all__ = ["explain"]
+
+
+def explain(
+    quote: RefundQuote | PlanChangeQuote, language: str, *, tz: str | tzinfo = "Europe/Paris"
+) -> str:
+    """One or two sentences telling the customer what a quote means, in ``language``."""
+    zone = _zone(tz)
+    locale = babel_locale(language)
+
+    def day(moment: datetime) -> str:
+        return str(format_date(moment.astimezone(zone).date(), "long", locale=locale))
+
+    def money(amount: int) -> str:
+        return format_money(amount, quote.currency, language)
+
+    with translation.override(language):
+        if isinstance(quote, RefundQuote):
+            return _explain_refund(quote, money, day)
+        return _explain_plan_change(quote, money, day)
+
+
+def _explain_refund(
+    quote: RefundQuote, money: Callable[[int], str], day: Callable[[datetime], str]
+) -> str:
+    if quote.rule == "guarantee":
+        return _(
+            "You are within the money-back guarantee period: %(amount)s will be refunded "
+            "and your subscription will end immediately."
+        ) % {"amount": money(quote.amount)}
+    if quote.rule == "renewal_grace":
+        return _(
+            "Your last automatic renewal can still be cancelled: %(amount)s will be refunded "
+            "and your subscription will end immediately."
+        ) % {"amount": money(quote.amount)}
+    if quote.rule == "remaining_months" and quote.ends_at is not None:
+        return _(
+            "Your subscription will run until %(date)s. The full months left after that, "
+            "%(amount)s, will be refunded now."
+        ) % {"amount": money(quote.amount), "date": day(quote.ends_at)}
+    return _("No refund is due for the current billing period.")
+
+
+def _explain_plan_change(
+    quote: PlanChangeQuote, money: Callable[[int], str], day: Callable[[datetime], str]
+) -> str:
+    if quote.mode == "review":
+        return _(
+            "Your plan is under a commitment, so this change has to be reviewed by our team. "
+            "We will answer you by e-mail."
+        )
+    if quote.mode == "next_period" and quote.effective_at is not None:
+        return _(
+            "Your new plan will start on %(date)s, at the beginning of your next billing "
+            "period. Nothing is charged now."
+        ) % {"date": day(quote.effective_at)}
+    if quote.mode == "immediate":
+        if quote.credit:
+            return _(
+                "Your new plan starts now. Nothing is charged today, and the unused part of "
+                "your current plan, %(amount)s, is credited to your account."
+            ) % {"amount": money(quote.credit)}
+        if quote.starts_new_period and quote.renews_at is not None:
+            return _(
+                "Your new plan starts now, with a new billing period until %(date)s. "
+                "%(amount)s will be charged today, after deducting the unused part of your "
+                "current plan."
+            ) % {"amount": money(quote.amount_due), "date": day(quote.renews_at)}
+        if quote.amount_due and quote.renews_at is not None:
+            return _(
+                "Your new plan starts now. %(amount)s will be charged today for the rest of "
+                "the current billing period, which ends on %(date)s."
+            ) % {"amount": money(quote.amount_due), "date": day(quote.renews_at)}
+        if quote.amount_due:
+            return _("Your new plan starts now. %(amount)s will be charged today.") % {
+                "amount": money(quote.amount_due)
+            }
+        return _("Your new plan starts now. Nothing is charged for the current billing period.")
+    return _("This is already your plan: nothing changes.")
+
+
+def _zone(tz: str | tzinfo) -> tzinfo:
+    if isinstance(tz, tzinfo):
+        return tz
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValueError(f"unknown time zone {tz!r}") from exc
