@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
@@ -7,6 +8,10 @@ from django.views.generic import RedirectView
 
 from accounts import views as account_views
 from portal import outbox
+
+# The admin's own login form would take a password alone, without TOTP or rate limits:
+# staff sign in through allauth like everyone (StaffMFAMiddleware then asks for TOTP).
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("i18n/setlang/", account_views.language_set, name="set_language"),
