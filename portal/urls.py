@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+import portal.converters  # noqa: F401 - registers the tight path converters
 from accounts import views as account_views
 from portal import outbox
 
@@ -31,8 +32,11 @@ urlpatterns += i18n_patterns(
     path("account/support/", include("support.urls")),
     path("account/data/", include("privacy.urls")),
     path("terms/", include("legal.urls")),
-    path("outbox/", outbox.outbox_list, name="outbox"),
-    path("outbox/<str:message_id>/", outbox.outbox_detail, name="outbox_detail"),
 )
+if outbox.outbox_enabled():
+    urlpatterns += i18n_patterns(
+        path("outbox/", outbox.outbox_list, name="outbox"),
+        path("outbox/<outbox_message:message_id>/", outbox.outbox_detail, name="outbox_detail"),
+    )
 
 admin.site.site_header = settings.VENDOR_NAME

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+import portal.converters  # noqa: F401 - registers the tight path converters
 from subscriptions import views
 
 app_name = "subscriptions"
@@ -10,7 +11,7 @@ urlpatterns = [
     path("account/trial/<slug:plan_code>/", views.trial_start, name="trial_start"),
     path("account/subscribe/<int:price_id>/", views.subscribe, name="subscribe"),
     path("account/card/", views.card_update, name="card_update"),
-    path("account/invoices/<str:number>/pay/", views.invoice_pay, name="invoice_pay"),
+    path("account/invoices/<invoice_number:number>/pay/", views.invoice_pay, name="invoice_pay"),
     path("account/invoices/", include("subscriptions.urls_invoices")),
     path("account/cancel/", views.cancel, name="cancel"),
     path("account/cancel/confirm/", views.cancel_confirm, name="cancel_confirm"),
@@ -31,6 +32,10 @@ urlpatterns = [
         views.change_request_withdraw,
         name="change_request_withdraw",
     ),
-    path("account/invoices/<str:number>/refund/", views.refund_request, name="refund_request"),
+    path(
+        "account/invoices/<invoice_number:number>/refund/",
+        views.refund_request,
+        name="refund_request",
+    ),
     path("account/refunds/", views.refund_list, name="refunds"),
 ]
