@@ -56,7 +56,7 @@ class Sink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append(parsed)  # type: ignore[arg-type]
+        self.messages.append(parsed)
         return "250 OK"
 
     def wait_for(self, count: int, seconds: float = 60) -> list[email.message.EmailMessage]:
@@ -259,7 +259,7 @@ def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
     expect(pricing.status_code == 200 and "Premium" in pricing.text, "the pricing page answers")
     css = re.search(r'href="(/static/css/portal\.[0-9a-f]{12}\.css)"', pricing.text)
     expect(css is not None, "the stylesheet has a hashed name (collectstatic's manifest)")
-    static = visitor.get(css.group(1), headers={"Accept-Encoding": "gzip, br"})  # type: ignore[union-attr]
+    static = visitor.get(css.group(1), headers={"Accept-Encoding": "gzip, br"})
     expect(
         static.status_code == 200
         and static.headers.get("Content-Encoding") in ("gzip", "br")
@@ -284,7 +284,7 @@ def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
     link = re.search(r"https?://\S+/auth/confirm-email/\S+/", Sink.text(verification))
     public = base.replace("http://", "https://")  # as the proxy serves it
     expect(link is not None and link.group(0).startswith(public), f"its link is {public}/…")
-    path = link.group(0).removeprefix(public)  # type: ignore[union-attr]
+    path = link.group(0).removeprefix(public)
     confirmed = visitor.submit(visitor.get(path), "Confirm")
     expect(
         "Hello Camille" in confirmed.text,
@@ -310,7 +310,7 @@ def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
         r'href="(/en/account/subscribe/\d+/)">Pro \u2013 [^<]*per month', detail.text
     )
     expect(subscribe_path is not None, "the subscription page offers Pro monthly")
-    subscribe = visitor.get(subscribe_path.group(1))  # type: ignore[union-attr]
+    subscribe = visitor.get(subscribe_path.group(1))
     secret = Customer.card_form(subscribe)["attrs"]["data-client-secret"]
     setup_intent = secret.split("_secret_")[0]
     confirmed_setup = requests.post(
@@ -329,7 +329,7 @@ def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
     link = r'href="(/en/account/subscri[a-z/]+/\d+/)"[^>]*>Premium \u2013 [^<]*per month'
     premium = re.search(link, detail.text)
     expect(premium is not None, "the subscription page offers Premium monthly")
-    upgrade = visitor.get(premium.group(1))  # type: ignore[union-attr]
+    upgrade = visitor.get(premium.group(1))
     if "/change/" in upgrade.url:
         visitor.submit(upgrade, "Confirm")
     else:

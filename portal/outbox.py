@@ -1,17 +1,51 @@
-"""The embedded default's e-mail outbox: each message saved as a .eml file, readable by staff."""
+"""The embedded default's e-mail outbox: each message saved as a .eml file.
+
+It holds every e-mail's sign-in and reset links, so it exists only in DEBUG with this backend
+as EMAIL_BACKEND (portal/urls.py mounts it then), and only superusers signed in with TOTP
+read it (issue 13)."""
 
 import email
 import email.policy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+
+from accounts.middleware import staff_mfa_authenticated
+
+BACKEND = "portal.outbox.OutboxEmailBackend"
+TRACED = "portal.mail.TracedEmailBackend"
+
+
+def outbox_enabled() -> bool:
+    backend = settings.EMAIL_BACKEND
+    if backend == TRACED:  # the traced backend hands each message to the delivery backend
+        backend = settings.EMAIL_DELIVERY_BACKEND
+    return bool(settings.DEBUG) and backend == BACKEND
+
+
+def superuser_required(
+    view: Callable[..., HttpResponse],
+) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not outbox_enabled():
+            raise Http404
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (request.user.is_superuser and staff_mfa_authenticated(request)):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _outbox_dir() -> Path:
@@ -43,15 +77,15 @@ def _read(path: Path) -> dict[str, object]:
     }
 
 
-@staff_member_required
+@superuser_required
 def outbox_list(request: HttpRequest) -> TemplateResponse:
     paths = sorted(_outbox_dir().glob("*.eml"), reverse=True)[:200]
     return TemplateResponse(request, "outbox/list.html", {"messages_": [_read(p) for p in paths]})
 
 
-@staff_member_required
+@superuser_required
 def outbox_detail(request: HttpRequest, message_id: str) -> TemplateResponse:
     path = _outbox_dir() / f"{message_id}.eml"
-    if "/" in message_id or not path.is_file():
+    if not path.is_file():
         raise Http404
     return TemplateResponse(request, "outbox/detail.html", {"message_": _read(path)})

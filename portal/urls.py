@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
@@ -5,8 +6,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+import portal.converters  # noqa: F401 - registers the tight path converters
 from accounts import views as account_views
 from portal import health, outbox
+
+# The admin's own login form would take a password alone, without TOTP or rate limits:
+# staff sign in through allauth like everyone (StaffMFAMiddleware then asks for TOTP).
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("i18n/setlang/", account_views.language_set, name="set_language"),
@@ -27,8 +33,11 @@ urlpatterns += i18n_patterns(
     path("account/support/", include("support.urls")),
     path("account/data/", include("privacy.urls")),
     path("terms/", include("legal.urls")),
-    path("outbox/", outbox.outbox_list, name="outbox"),
-    path("outbox/<str:message_id>/", outbox.outbox_detail, name="outbox_detail"),
 )
+if outbox.outbox_enabled():
+    urlpatterns += i18n_patterns(
+        path("outbox/", outbox.outbox_list, name="outbox"),
+        path("outbox/<outbox_message:message_id>/", outbox.outbox_detail, name="outbox_detail"),
+    )
 
 admin.site.site_header = settings.VENDOR_NAME

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+import portal.converters  # noqa: F401 - registers the tight path converters
 from subscriptions.views import (
     cancellation,
     changes,
@@ -17,7 +18,7 @@ urlpatterns = [
     path("account/trial/<slug:plan_code>/", checkout.trial_start, name="trial_start"),
     path("account/subscribe/<int:price_id>/", checkout.subscribe, name="subscribe"),
     path("account/card/", checkout.card_update, name="card_update"),
-    path("account/invoices/<str:number>/pay/", checkout.invoice_pay, name="invoice_pay"),
+    path("account/invoices/<invoice_number:number>/pay/", checkout.invoice_pay, name="invoice_pay"),
     path("account/invoices/", include("subscriptions.urls_invoices")),
     path("account/cancel/", cancellation.cancel, name="cancel"),
     path("account/cancel/confirm/", cancellation.cancel_confirm, name="cancel_confirm"),
@@ -38,6 +39,10 @@ urlpatterns = [
         changes.change_request_withdraw,
         name="change_request_withdraw",
     ),
-    path("account/invoices/<str:number>/refund/", refunds.refund_request, name="refund_request"),
+    path(
+        "account/invoices/<invoice_number:number>/refund/",
+        refunds.refund_request,
+        name="refund_request",
+    ),
     path("account/refunds/", refunds.refund_list, name="refunds"),
 ]

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
+import portal.converters  # noqa: F401 - registers the tight path converters
 from subscriptions import views_invoices
 
 urlpatterns = [
     path("", views_invoices.invoice_list, name="invoices"),
-    path("<str:number>/", views_invoices.invoice_detail, name="invoice_detail"),
-    path("<str:number>/pdf/", views_invoices.invoice_pdf, name="invoice_pdf"),
+    path("<invoice_number:number>/", views_invoices.invoice_detail, name="invoice_detail"),
+    path("<invoice_number:number>/pdf/", views_invoices.invoice_pdf, name="invoice_pdf"),
 ]

@@ -58,3 +58,41 @@ def add_card(stripe_server):
         return card_save(user=user, setup_intent_id=setup_intent_id)
 
     return _add
+
+
+STAFF_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+
+
+def staff_totp(user):
+    """Give a staff member the TOTP authenticator every staff account must have."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, STAFF_TOTP_SECRET)
+    return user
+
+
+def staff_login(client, user):
+    """Sign a staff member in as allauth does after password and TOTP: force_login, then the
+    session's record of a second factor (allauth's AUTHENTICATION_METHODS_SESSION_KEY)."""
+    from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+    from allauth.mfa.models import Authenticator
+
+    staff_totp(user)
+    client.force_login(user)
+    session = client.session
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": 0.0, "email": user.email},
+        {"method": "mfa", "at": 0.0, "id": authenticator.pk, "type": "totp"},
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, signed in with TOTP as the admin requires."""
+    return staff_login(client, admin_user)

@@ -7,6 +7,7 @@ leaves a loaded page unchecked fails at teardown.
 
 import os
 import re
+import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -136,6 +137,16 @@ def login(page, settle):
         page.locator("input[name=password]").fill(password)
         page.locator("form button[type=submit]").last.click()
         settle()
+        if "/auth/2fa/authenticate/" in page.url:  # staff: TOTP is mandatory
+            from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+            from tests.conftest import STAFF_TOTP_SECRET
+
+            counter = int(time.time()) // 30
+            code = page.locator("input[name=code]")
+            code.fill(format_hotp_value(hotp_value(STAFF_TOTP_SECRET, counter)))
+            page.locator("form", has=code).locator("button[type=submit]").first.click()
+            settle()
 
     return _login
 
@@ -182,12 +193,13 @@ def staff_member(db):
     from allauth.account.models import EmailAddress
     from django.contrib.auth.models import Group
 
+    from tests.conftest import staff_totp
     from tests.factories import UserFactory
 
     def _staff(group="Billing"):
         staff = UserFactory(is_staff=True, language="en")
         staff.groups.add(Group.objects.get(name=group))
         EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
-        return staff
+        return staff_totp(staff)
 
     return _staff

@@ -32,6 +32,7 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.services.checkout import subscribe
+from tests.conftest import staff_login
 from tests.factories import UserFactory
 from tests.privacy.conftest import PASSWORD, PERSONAL, reauthenticate
 
@@ -319,7 +320,7 @@ def test_staff_delete_from_the_user_admin_after_a_confirmation(
     # The one line the User admin gets: actions = [account_delete_action]
     monkeypatch.setattr(admin.site._registry[User], "actions", [account_delete_action])
     staff = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(staff)
+    staff_login(client, staff)
     changelist = "/en/admin/accounts/user/"
     selected = {"action": "account_delete_action", "_selected_action": [person.pk]}
 

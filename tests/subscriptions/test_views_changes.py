@@ -26,6 +26,7 @@ from subscriptions.services.contract_changes import change_request_create
 from subscriptions.services.payments import charge_refunds_sync
 from subscriptions.services.refunds import refund_request_create
 from subscriptions.services.trials import trial_start
+from tests.conftest import staff_login
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -374,7 +375,7 @@ def test_billing_staff_approve_a_partial_refund_in_the_admin(
         currency="EUR",
         due_by=timezone.now() - timedelta(days=1),
     )
-    client.force_login(billing_staff)
+    staff_login(client, billing_staff)
     listing = client.get("/en/admin/subscriptions/refundrequest/").content.decode()
     assert "(overdue)" in listing
     page = client.get(f"/en/admin/subscriptions/refundrequest/{refund.pk}/change/")
@@ -409,7 +410,7 @@ def test_support_staff_can_read_but_not_decide(client, customer, subscribed, sup
         quoted_amount=0,
         currency="EUR",
     )
-    client.force_login(support_staff)
+    staff_login(client, support_staff)
     assert client.get("/en/admin/subscriptions/refundrequest/").status_code == 200
     client.post(
         f"/en/admin/subscriptions/refundrequest/{refund.pk}/change/",
@@ -430,7 +431,7 @@ def test_billing_staff_approve_a_contract_change_in_the_admin(
         reason="SMS",
         message="",
     )
-    client.force_login(billing_staff)
+    staff_login(client, billing_staff)
     page = client.get(f"/en/admin/subscriptions/contractchangerequest/{change.pk}/change/")
     assert "charged" in page.content.decode()
     rejected = client.post(

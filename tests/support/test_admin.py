@@ -9,6 +9,7 @@ from django.utils import timezone
 from subscriptions.models import AuditEvent
 from support import services
 from support.models import Message, Ticket, TicketStatus
+from tests.conftest import staff_login
 from tests.factories import UserFactory
 from tests.support.conftest import ticket_open
 
@@ -204,7 +205,7 @@ def test_staff_without_the_user_delete_permission_cannot_delete_accounts(client,
 
     staff = UserFactory(is_staff=True)
     staff.user_permissions.add(*Permission.objects.filter(content_type__app_label="support"))
-    client.force_login(staff)
+    staff_login(client, staff)
     ticket = deletion_ticket(customer)
     assert client.get(f"{CHANGELIST}{ticket.pk}/change/").status_code == 200
     assert client.post(f"{CHANGELIST}{ticket.pk}/account-delete/").status_code == 403

@@ -10,6 +10,7 @@ from django.conf import settings
 from support.attachments import MAX_FILE_BYTES
 from support.models import Attachment, Ticket
 from support.storage import private_storage
+from tests.conftest import staff_login
 from tests.factories import UserFactory
 from tests.support.conftest import PDF, PNG, ticket_open, upload
 
@@ -135,7 +136,7 @@ def test_staff_may_download_any_attachment_and_visitors_none(client, customer):
     ticket_open(customer, now=NOW, files=[upload("a.txt", b"hello")])
     url = f"/en/account/support/attachments/{Attachment.objects.get().pk}/"
     assert client.get(url).status_code == 302  # to the sign-in page
-    client.force_login(UserFactory(is_staff=True))
+    staff_login(client, UserFactory(is_staff=True))
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain"

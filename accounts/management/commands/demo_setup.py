@@ -1,6 +1,9 @@
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -8,6 +11,8 @@ from accounts.models import User
 
 DEMO_STAFF_EMAIL = "staff@example.com"
 DEMO_STAFF_PASSWORD = "demo-staff-2026"  # noqa: S105 - the embedded default only; printed by make run
+# Staff need TOTP for the admin: the demo staff's authenticator app takes this secret.
+DEMO_TOTP_SECRET = "PORTALDEMOSTAFFTOTPSECRETAAAAAAA"  # noqa: S105 - embedded default only
 
 
 class Command(BaseCommand):
@@ -26,4 +31,14 @@ class Command(BaseCommand):
         EmailAddress.objects.update_or_create(
             user=user, email=DEMO_STAFF_EMAIL, defaults={"verified": True, "primary": True}
         )
+        if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            TOTP.activate(user, DEMO_TOTP_SECRET)
+        if not Authenticator.objects.filter(
+            user=user, type=Authenticator.Type.RECOVERY_CODES
+        ).exists():
+            RecoveryCodes.activate(user)
         self.stdout.write(f"Demo staff login: {DEMO_STAFF_EMAIL} / {DEMO_STAFF_PASSWORD}")
+        self.stdout.write(
+            f"Demo staff TOTP secret: {DEMO_TOTP_SECRET} "
+            f"(otpauth://totp/Portal:{DEMO_STAFF_EMAIL}?secret={DEMO_TOTP_SECRET}&issuer=Portal)"
+        )
