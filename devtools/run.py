@@ -71,14 +71,31 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop_all(children: list[subprocess.Popen[bytes]]) -> None:
+def localstripe_args(port: int, webhook: dict[str, str], *extra: str) -> list[str]:
+    """localstripe on 127.0.0.1:`port`, delivering signed events to the portal's endpoint."""
+    return [
+        "-m",
+        "devtools.localstripe_server",
+        "--port",
+        str(port),
+        "--quiet",
+        "--webhook-url",
+        webhook["url"],
+        "--webhook-secret",
+        webhook["secret"],
+        *extra,
+    ]
+
+
+def stop_all(children: list[subprocess.Popen[bytes]], *, timeout: float = 15) -> None:
+    """SIGTERM to each child's process group, then SIGKILL to any still there after `timeout`."""
     for child in children:
         if child.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
     for child in children:
         try:
-            child.wait(timeout=15)
+            child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
@@ -111,23 +128,7 @@ def main() -> int:
             text=True,
         ).stdout
     )
-    children = [
-        _start(
-            [
-                python,
-                "-m",
-                "devtools.localstripe_server",
-                "--port",
-                str(STRIPE_PORT),
-                "--quiet",
-                "--webhook-url",
-                webhook["url"],
-                "--webhook-secret",
-                webhook["secret"],
-            ],
-            env,
-        )
-    ]
+    children = [_start([python, *localstripe_args(STRIPE_PORT, webhook)], env)]
     try:
         _wait_for(f"{stripe_url}/_config/health")
         children.append(_start([python, "manage.py", "runserver", f"{HOST}:{PORTAL_PORT}"], env))
@@ -161,7 +162,7 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        _stop_all(children)
+        stop_all(children)
     return 0
 
 

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from urllib.parse import urljoin
 
 import requests
 from aiosmtpd.controller import Controller
+
+from devtools.run import localstripe_args, stop_all
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -188,17 +189,7 @@ def processes(log_dir: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     try:
         yield started
     finally:
-        for child in started:
-            if child.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
-        for child in started:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+        stop_all(started, timeout=20)
 
 
 def start(
@@ -403,18 +394,13 @@ def main(argv: list[str] | None = None) -> int:
                 "localstripe",
                 [
                     sys.executable,
-                    "-m",
-                    "devtools.localstripe_server",
-                    "--port",
-                    str(stripe_port),
-                    "--state",
-                    str(log_dir / "localstripe.pickle"),
-                    "--from-scratch",
-                    "--quiet",
-                    "--webhook-url",
-                    webhook["url"],
-                    "--webhook-secret",
-                    webhook["secret"],
+                    *localstripe_args(
+                        stripe_port,
+                        webhook,
+                        "--state",
+                        str(log_dir / "localstripe.pickle"),
+                        "--from-scratch",
+                    ),
                 ],
                 env,
                 log_dir,
