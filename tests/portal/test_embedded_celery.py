@@ -4,9 +4,13 @@ The worker and beat run in this process's threads, on the same serverless broker
 run` (kombu's filesystem transport, in a temporary folder), against the test database.
 """
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from celery.beat import Service
@@ -21,6 +25,7 @@ from subscriptions.models import AuditEvent
 from subscriptions.services import trials
 
 pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_billing_run_is_on_the_schedule_every_five_minutes():
@@ -36,12 +41,21 @@ def test_make_run_starts_a_worker_with_beat_on_a_serverless_broker():
 
     assert run.WORKER_ARGS[:5] == ["-m", "celery", "-A", "portal", "worker"]
     assert "--beat" in run.WORKER_ARGS
-    from portal.settings import local
-
-    assert local.CELERY_BROKER_URL == "filesystem://"
-    assert local.CELERY_TASK_ALWAYS_EAGER is False
-    for folder in ("queue", "processed", "control"):
-        assert (local.CELERY_DIR / folder).is_dir()
+    # The embedded default as make run loads it: no broker, database or cache from the env.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CELERY_", "DATABASE_", "CACHE_", "DJANGO_SETTINGS"))
+    }
+    code = (
+        "from portal.settings import local as s; "
+        "print(s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, "
+        "all((s.CELERY_DIR / f).is_dir() for f in ('queue', 'processed', 'control')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["filesystem://", "False", "True"]
 
 
 @pytest.fixture
