@@ -166,7 +166,7 @@ def business_day_deadline(
     """
     _require_aware(paid_at=paid_at)
     _require_count("n", n)
-    zone = _zone(tz)
+    zone = time_zone(tz)
     day = _instant(paid_at).astimezone(zone).date()
     public_holidays = _public_holidays(country, day.year)
     counted = 0
@@ -195,7 +195,7 @@ def refund_quote(
     Rules in order: guarantee, renewal_grace, remaining_months, else none.
     """
     _require_aware(first_paid_at=first_paid_at, now=now)
-    zone = _zone(tz)
+    zone = time_zone(tz)
     _public_holidays(country, _instant(now).year)  # an unknown country is an error either way
     base = charge.refundable_base
     moment = _instant(now)
@@ -269,7 +269,7 @@ def refund_quote_holds_until(
         return first_paid_at + timedelta(days=terms.guarantee_days)
     if quote.rule == "renewal_grace":
         deadline = business_day_deadline(
-            charge.paid_at, terms.renewal_grace_business_days, country, _zone(tz)
+            charge.paid_at, terms.renewal_grace_business_days, country, time_zone(tz)
         )
         return deadline - timedelta(seconds=1)
     if quote.rule == "remaining_months" and quote.ends_at is not None:
@@ -440,7 +440,8 @@ def _instant(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _zone(tz: str | tzinfo) -> tzinfo:
+def time_zone(tz: str | tzinfo) -> tzinfo:
+    """A zone by name (or as is); ValueError for an unknown one."""
     if isinstance(tz, tzinfo):
         return tz
     try:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from subscriptions.money import babel_locale, format_money
-from subscriptions.policy import PlanChangeQuote, RefundQuote
+from subscriptions.policy import PlanChangeQuote, RefundQuote, time_zone
 
 __all__ = ["explain"]
 
@@ -25,7 +24,7 @@ def explain(
     quote: RefundQuote | PlanChangeQuote, language: str, *, tz: str | tzinfo = "Europe/Paris"
 ) -> str:
     """One or two sentences telling the customer what a quote means, in ``language``."""
-    zone = _zone(tz)
+    zone = time_zone(tz)
     locale = babel_locale(language)
 
     def day(moment: datetime) -> str:
@@ -97,12 +96,3 @@ def _explain_plan_change(
             }
         return _("Your new plan starts now. Nothing is charged for the current billing period.")
     return _("This is already your plan: nothing changes.")
-
-
-def _zone(tz: str | tzinfo) -> tzinfo:
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-        raise ValueError(f"unknown time zone {tz!r}") from exc
