@@ -71,6 +71,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, choices=COUNTRY_CHOICES, default="FR")
+    # Tax follows the customer (000: the buyer is a company; an EU business with a valid VAT
+    # number is reverse-charged).
+    is_business = models.BooleanField(_("buys as a business"), default=True)
+    vat_number = models.CharField(_("VAT number"), max_length=20, blank=True)
     time_zone = models.CharField(
         _("time zone"), max_length=64, choices=TIMEZONE_CHOICES, default="Europe/Paris"
     )

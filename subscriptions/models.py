@@ -308,6 +308,14 @@ class InvoiceKind(models.TextChoices):
     PRORATION = "proration", _("plan change")
 
 
+class TaxRegime(models.TextChoices):
+    """Which VAT rule an invoice was issued under: it decides the rate and the legal mention."""
+
+    FRENCH_VAT = "fr_vat", _("French VAT")
+    REVERSE_CHARGE = "reverse_charge", _("reverse charge (EU business)")
+    OUTSIDE_SCOPE = "outside_scope", _("outside the scope of French VAT")
+
+
 class InvoiceStatus(models.TextChoices):
     OPEN = "open", _("awaiting payment")
     PAID = "paid", _("paid")
@@ -346,6 +354,9 @@ class Invoice(models.Model):
     tax = models.IntegerField(_("tax (minor units)"))
     total = models.IntegerField(_("total (minor units)"))
     tax_rate_bps = models.PositiveIntegerField(_("tax rate (basis points)"))
+    tax_regime = models.CharField(
+        _("VAT rule"), max_length=16, choices=TaxRegime.choices, default=TaxRegime.FRENCH_VAT
+    )
     period_start = models.DateTimeField(_("period start"))
     period_end = models.DateTimeField(_("period end"))
     issued_at = models.DateTimeField(_("issued"))
