@@ -24,6 +24,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 # Compiled with Babel (pure Python), so no system gettext is needed to run or test.
 messages: $(STAMP)
 	$(BIN)/pybabel compile --domain django --directory locale --statistics
+	$(BIN)/pybabel compile --domain django --directory locale_allauth
 
 # Extract new strings (needs GNU gettext's xgettext), then fill the English catalog.
 makemessages: $(STAMP)

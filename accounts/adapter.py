@@ -36,5 +36,8 @@ class AccountAdapter(DefaultAccountAdapter):
         context["current_site"] = SimpleNamespace(
             name=settings.VENDOR_NAME, domain=urlsplit(settings.SITE_URL).netloc
         )
+        # allauth's e-mails use the portal's own frame (templates/account/email/).
+        context.setdefault("vendor_name", settings.VENDOR_NAME)
+        context.setdefault("site_url", settings.SITE_URL)
         with translation.override(language):
             super().send_mail(template_prefix, email, context)

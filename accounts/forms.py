@@ -1,9 +1,14 @@
+import functools
 import unicodedata
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from babel import Locale
+from babel.core import get_global
+from babel.dates import get_timezone_location
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
@@ -72,8 +77,39 @@ class ProfileForm(forms.ModelForm):
         # and the cancellation form carry it.
         self.fields["name"].required = True
         self.fields["language"].choices = _language_choices()  # type: ignore[attr-defined]
-        self.fields["time_zone"].choices = [  # type: ignore[attr-defined]
-            (zone, zone.replace("_", " ")) for zone, _label in TIMEZONE_CHOICES
-        ]
+        current = str(self.initial.get("time_zone") or getattr(self.instance, "time_zone", ""))
+        self.fields["time_zone"].choices = time_zone_choices(  # type: ignore[attr-defined]
+            translation.get_language() or settings.LANGUAGE_CODE, current
+        )
         for name in ("name", "company", "address_line1", "address_line2", "postal_code", "city"):
             self.fields[name].validators.append(single_line)
+
+
+def time_zone_choices(language: str, current: str = "") -> list[tuple[str, str]]:
+    """The time zones in use today, named in the page's language ("France (Paris)").
+
+    Old aliases (Europe/Kiev, US/Eastern...) are left out, unless the customer has one.
+    """
+    choices = list(_zones(translation.to_locale(language)))
+    if current and current not in {zone for zone, _label in choices}:
+        choices.append((current, current.replace("_", " ")))
+    return choices
+
+
+@functools.cache
+def _zones(locale_name: str) -> tuple[tuple[str, str], ...]:
+    locale = Locale.parse(locale_name)
+    aliases, territories = get_global("zone_aliases"), get_global("zone_territories")
+    choices = []
+    for zone, _label in TIMEZONE_CHOICES:
+        if zone in aliases or zone not in territories or zone.startswith("Etc/"):
+            continue
+        country = locale.territories.get(territories[zone], territories[zone])
+        # CLDR names a city only under its own zone ids; else Babel falls back to the path.
+        city = get_timezone_location(zone, locale=locale, return_city=True).rsplit("/", 1)[-1]
+        choices.append((zone, country if city in ("", country) else f"{country} ({city})"))
+    return tuple(sorted(choices, key=lambda choice: _sort_key(choice[1])))
+
+
+def _sort_key(label: str) -> str:
+    return unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode().casefold()

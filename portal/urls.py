@@ -3,6 +3,8 @@ from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -14,7 +16,17 @@ from portal import health, outbox
 # staff sign in through allauth like everyone (StaffMFAMiddleware then asks for TOTP).
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
+
+@login_not_required
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico whatever the page says: send them the static one."""
+    response = HttpResponseRedirect(static("favicon.ico"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("i18n/setlang/", account_views.language_set, name="set_language"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("health/", health.health, name="health"),

@@ -135,7 +135,7 @@ MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Portal")
 
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]  # ours, then allauth in our voice
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True

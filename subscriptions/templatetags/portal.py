@@ -1,8 +1,10 @@
 from datetime import datetime, timedelta
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 from django import template
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from subscriptions import money as money_module
 
@@ -32,6 +34,20 @@ def moment(value: datetime | None) -> str:
         return ""
     local = timezone.localtime(value)
     return str(format_datetime(local, "medium", locale=_locale()))
+
+
+@register.filter
+def filesize(size: int | None) -> str:
+    """A file size as people read it, in the active language: "1,2 Mo" / "1.2 MB"."""
+    if size is None:
+        return ""
+    if size < 1024 * 1024:
+        return _("%(size)s KB") % {
+            "size": format_decimal(max(1, round(size / 1024)), locale=_locale())
+        }
+    return _("%(size)s MB") % {
+        "size": format_decimal(round(size / 1024 / 1024, 1), locale=_locale())
+    }
 
 
 def _locale() -> str:

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -23,19 +24,32 @@ from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.refund_quotes import cancellation_refunds, total
 from subscriptions.views.common import live_subscription, refund_sentence
 
+SUMMARY_STEP = "summary"
+REASON_KEY = "cancel_reason"
+
 
 @require_http_methods(["GET", "POST"])
 def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Click 1 opens this form (prefilled); click 2, "Continue", shows the summary."""
+    """Click 1 opens this form (prefilled); click 2, "Continue", shows the summary.
+
+    The summary can also be read again by GET (`?step=summary`, the reason kept in the
+    session), so switching language or coming back from history does not lose step 2.
+    """
     subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
         return TemplateResponse(request, "subscriptions/cancel_start.html", {})
+    summary = request.method == "POST" or request.GET.get("step") == SUMMARY_STEP
+    if request.method == "POST":
+        reason = request.POST.get("reason", "").replace("\x00", "")[:2000]
+        request.session[REASON_KEY] = reason
+    else:
+        reason = request.session.get(REASON_KEY, "") if summary else ""
     now = timezone.now()
     quote = cancellation_quote(subscription=subscription, now=now)
     context = {
         "subscription": subscription,
         "quote": quote,
-        "reason": request.POST.get("reason", "").replace("\x00", "")[:2000],
+        "reason": reason,
         "refund_explanation": refund_sentence(request, quote.refund),
         "guarantee_explanation": refund_sentence(request, quote.guarantee),
         "charge_back": refund_to_charge_back(subscription),
@@ -46,12 +60,10 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     if subscription.cancel_at is not None:
         return TemplateResponse(request, "subscriptions/cancel_pending.html", context)
-    template = (
-        "subscriptions/cancel_summary.html"
-        if request.method == "POST"
-        else ("subscriptions/cancel_form.html")
-    )
-    return TemplateResponse(request, template, context)
+    if not summary:
+        return TemplateResponse(request, "subscriptions/cancel_form.html", context)
+    context["language_next"] = f"{reverse('subscriptions:cancel')}?step={SUMMARY_STEP}"
+    return TemplateResponse(request, "subscriptions/cancel_summary.html", context)
 
 
 def _cancel_summary(quote: CancellationQuote) -> str:
@@ -59,9 +71,11 @@ def _cancel_summary(quote: CancellationQuote) -> str:
     return quotes.summary(quote.ends_at, quote.refund.amount, guarantee)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Click 3: "Confirm my cancellation request" records it; the page and an e-mail say so."""
+    if request.method == "GET":  # reopened from history: the summary, or what was recorded
+        return redirect(f"{reverse('subscriptions:cancel')}?step={SUMMARY_STEP}")
     subscription = selectors.subscription_live(user=request.user)
     if subscription is None:
         latest = selectors.subscription_current(user=request.user)
@@ -92,6 +106,7 @@ def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     except SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:cancel")
+    request.session.pop(REASON_KEY, None)
     context = {
         "subscription": sub,
         "refund": total(refunded or cancellation_refunds(sub)),

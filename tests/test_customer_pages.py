@@ -1,0 +1,86 @@
+"""Customer pages without dead ends (issue 17): history, language switch, favicon, menus."""
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
+from django.utils import timezone
+
+from accounts.forms import time_zone_choices
+from subscriptions.models import Price
+from subscriptions.services.checkout import subscribe
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def subscribed(customer, catalog, add_card):
+    add_card(customer)
+    price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
+    return subscribe(user=customer, price=price, now=timezone.now())
+
+
+def test_the_favicon_is_served_where_browsers_ask_for_it(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == static("favicon.ico")
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an .ico file
+
+
+def test_the_confirmation_reopened_from_history_shows_the_summary_again(
+    customer_client, subscribed
+):
+    customer_client.post("/fr/account/cancel/", {"reason": "Trop cher"})
+    page = customer_client.get("/fr/account/cancel/confirm/", follow=True)
+    assert page.redirect_chain == [("/fr/account/cancel/?step=summary", 302)]
+    html = page.content.decode()
+    assert "Récapitulatif de votre demande de résiliation" in html
+    assert "Trop cher" in html
+    assert "Confirmer ma demande de résiliation" in html
+    subscribed.refresh_from_db()
+    assert subscribed.cancel_at is None  # nothing was recorded by reopening the page
+
+
+def test_switching_language_on_the_summary_stays_on_the_summary(customer_client, subscribed):
+    summary = customer_client.post("/fr/account/cancel/", {"reason": "Trop cher"})
+    assert 'name="next" value="/fr/account/cancel/?step=summary"' in summary.content.decode()
+    switched = customer_client.post(
+        "/i18n/setlang/",
+        {"language": "en", "next": "/fr/account/cancel/?step=summary"},
+        follow=True,
+    )
+    assert switched.redirect_chain[0][0] == "/en/account/cancel/?step=summary"
+    html = switched.content.decode()
+    assert "Summary of your cancellation request" in html
+    assert "Confirm my cancellation request" in html
+    assert "Trop cher" in html  # the reason given at step 2 is kept
+
+
+def test_after_confirming_the_reopened_confirmation_says_what_was_recorded(
+    customer_client, subscribed
+):
+    summary = customer_client.post("/en/account/cancel/", {"reason": ""}).content.decode()
+    token = summary.split('name="quote" value="')[1].split('"')[0]
+    customer_client.post("/en/account/cancel/confirm/", {"reason": "", "quote": token})
+    page = customer_client.get("/en/account/cancel/confirm/", follow=True)
+    assert page.status_code == 200
+    assert "Keep my subscription" in page.content.decode()
+
+
+def test_the_time_zone_menu_names_places_in_the_page_language_without_old_aliases():
+    french = dict(time_zone_choices("fr"))
+    english = dict(time_zone_choices("en"))
+    assert french["Europe/Paris"] == "France (Paris)"
+    assert french["Europe/London"] == "Royaume-Uni (Londres)"
+    assert english["America/New_York"] == "United States (New York)"
+    assert "Europe/Kiev" not in french
+    assert "US/Eastern" not in french
+    assert "Europe/Kyiv" in french
+    # A customer who has an old alias keeps it selectable.
+    assert dict(time_zone_choices("fr", "Europe/Kiev"))["Europe/Kiev"] == "Europe/Kiev"
+
+
+def test_the_profile_offers_the_named_time_zones(customer_client):
+    html = customer_client.get("/fr/account/settings/").content.decode()
+    assert '<option value="Europe/Paris" selected>France (Paris)</option>' in html
+    assert "America/Argentina/ComodRivadavia" not in html
