@@ -459,18 +459,82 @@ class PaymentAttempt(models.Model):
     @property
     def reason(self) -> str:
         """Why it failed, in the language being rendered (Stripe's own text is English)."""
-        known = DECLINE_REASONS.get(self.failure_code)
-        return str(known) if known is not None else self.failure_message or self.failure_code
+        return str(decline_reason(self.failure_code))
 
 
+def decline_reason(code: str) -> str:
+    """A Stripe decline or error code as the portal says it; never Stripe's English text.
+
+    Codes Stripe asks not to reveal (lost, stolen, fraudulent...) read as a plain decline.
+    """
+    return str(DECLINE_REASONS.get(code, DECLINE_REASONS["card_declined"]))
+
+
+_DECLINED = _("the bank declined the payment")
+_CALL_BANK = _("the bank declined the payment: please contact your bank")
+_TRY_LATER = _("the bank could not process the payment: please try again later")
+_NOT_SUPPORTED = _("this card does not accept this kind of payment")
+_WRONG_DETAILS = _("the card details are incorrect")
+# Stripe's documented decline codes (stripe.com/docs/declines/codes) and card errors.
 DECLINE_REASONS = {
-    "card_declined": _("the bank declined the payment"),
+    "card_declined": _DECLINED,
+    "generic_decline": _DECLINED,
+    "do_not_honor": _DECLINED,
+    "do_not_try_again": _DECLINED,
+    "no_action_taken": _DECLINED,
+    "not_permitted": _DECLINED,
+    "revocation_of_all_authorizations": _DECLINED,
+    "revocation_of_authorization": _DECLINED,
+    "security_violation": _DECLINED,
+    "stop_payment_order": _DECLINED,
+    "transaction_not_allowed": _DECLINED,
+    "restricted_card": _DECLINED,
+    "testmode_decline": _DECLINED,
+    # Not to be revealed to the customer (Stripe): a plain decline.
+    "fraudulent": _DECLINED,
+    "lost_card": _DECLINED,
+    "stolen_card": _DECLINED,
+    "pickup_card": _DECLINED,
+    "merchant_blacklist": _DECLINED,
+    "call_issuer": _CALL_BANK,
+    "approve_with_id": _CALL_BANK,
+    "invalid_account": _CALL_BANK,
+    "new_account_information_available": _CALL_BANK,
+    "card_velocity_exceeded": _("the card has reached its spending limit"),
+    "withdrawal_count_limit_exceeded": _("the card has reached its spending limit"),
     "insufficient_funds": _("insufficient funds"),
+    "invalid_amount": _("the bank refused this amount"),
+    "duplicate_transaction": _("the same payment was just made with this card"),
     "expired_card": _("the card has expired"),
+    "invalid_expiry_month": _("the expiry date is incorrect"),
+    "invalid_expiry_year": _("the expiry date is incorrect"),
     "incorrect_cvc": _("the card's security code is incorrect"),
+    "invalid_cvc": _("the card's security code is incorrect"),
     "incorrect_number": _("the card number is incorrect"),
-    "processing_error": _("the bank could not process the payment"),
+    "invalid_number": _("the card number is incorrect"),
+    "incorrect_zip": _("the postal code does not match the card"),
+    "incorrect_pin": _WRONG_DETAILS,
+    "invalid_pin": _WRONG_DETAILS,
+    "pin_try_exceeded": _WRONG_DETAILS,
+    "offline_pin_required": _NOT_SUPPORTED,
+    "online_or_offline_pin_required": _NOT_SUPPORTED,
+    "card_not_supported": _NOT_SUPPORTED,
+    "service_not_allowed": _NOT_SUPPORTED,
+    "currency_not_supported": _("this card cannot pay in this currency"),
+    "issuer_not_available": _TRY_LATER,
+    "processing_error": _TRY_LATER,
+    "reenter_transaction": _TRY_LATER,
+    "try_again_later": _TRY_LATER,
     "authentication_required": _("the bank asks for an authentication"),
+    "setup_intent_authentication_failure": _("the bank could not authenticate the card"),
+    "payment_intent_authentication_failure": _("the bank could not authenticate the card"),
+    # Stripe.js, while the card is typed.
+    "incomplete_number": _("the card number is incomplete"),
+    "incomplete_expiry": _("the expiry date is incomplete"),
+    "incomplete_cvc": _("the card's security code is incomplete"),
+    "incomplete_zip": _("the postal code is incomplete"),
+    "invalid_expiry_year_past": _("the card has expired"),
+    # The portal's own.
     "no_card": _("no card is saved on your account"),
     "unavailable": _("the payment service did not answer"),
 }

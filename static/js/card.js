@@ -13,10 +13,15 @@
     var errors = document.getElementById("card-errors");
     var button = form.querySelector("button[type=submit]");
     var mount = document.getElementById("card-element");
+    var texts = JSON.parse(document.getElementById("card-messages").textContent);
     var card = null;
     if (mount && form.dataset.clientSecret) {
       card = stripe.elements().create("card");
       card.mount(mount);
+      button.hidden = false;
+      form.querySelectorAll("[data-without-js]").forEach(function (notice) {
+        notice.hidden = true;
+      });
     }
     form.addEventListener("submit", function (event) {
       if (!card) return; // the saved card is used: a plain form post
@@ -29,7 +34,11 @@
         })
         .then(function (result) {
           if (result.error) {
-            errors.textContent = result.error.message || form.dataset.genericError;
+            // Stripe.js words its errors in the browser's language: the page's own words instead.
+            var reason = texts.reasons[result.error.decline_code || result.error.code];
+            errors.textContent = reason
+              ? texts.sentence.replace("%(reason)s", reason)
+              : form.dataset.genericError;
             button.disabled = false;
             return;
           }

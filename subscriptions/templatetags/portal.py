@@ -7,6 +7,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from subscriptions import money as money_module
+from subscriptions.models import DECLINE_REASONS
 
 register = template.Library()
 
@@ -71,3 +72,16 @@ def line_text(description: str) -> str:
     if not separator:
         return description
     return french if (translation.get_language() or "fr").startswith("fr") else english
+
+
+@register.simple_tag
+def card_messages() -> dict[str, object]:
+    """What the card page says when Stripe.js refuses a card, in the page's language.
+
+    Stripe.js words its errors in the browser's language, often English on a French page:
+    card.js shows these instead, by the error's code.
+    """
+    return {
+        "sentence": _("This card could not be saved: %(reason)s."),
+        "reasons": {code: str(reason) for code, reason in DECLINE_REASONS.items()},
+    }
