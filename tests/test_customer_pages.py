@@ -84,3 +84,9 @@ def test_the_profile_offers_the_named_time_zones(customer_client):
     html = customer_client.get("/fr/account/settings/").content.decode()
     assert '<option value="Europe/Paris" selected>France (Paris)</option>' in html
     assert "America/Argentina/ComodRivadavia" not in html
+
+
+def test_every_page_of_the_account_links_to_the_refund_requests(customer_client, catalog):
+    for path in ("/fr/account/", "/fr/account/invoices/", "/fr/account/settings/"):
+        html = customer_client.get(path).content.decode()
+        assert '<a href="/fr/account/refunds/">Remboursements</a>' in html, path
