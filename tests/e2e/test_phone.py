@@ -1,4 +1,4 @@
-"""A 390 × 844 phone: no page of the customer area scrolls sideways, in either language."""
+"""A 390 x 844 phone: no page of the customer area scrolls sideways, in either language."""
 
 import pytest
 from django.utils import timezone
@@ -30,7 +30,8 @@ def _overflow(page):
           const out = [...document.querySelectorAll("body *")]
             .filter(e => e.getBoundingClientRect().right > width + 1
                          && !e.closest("[data-scrolls]"))
-            .slice(0, 5).map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40));
+            .slice(0, 5)
+            .map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40));
           return [document.documentElement.scrollWidth - width, out];
         }"""
     )
