@@ -27,12 +27,17 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: User = request.user
     if request.method == "POST":
         try:
-            services.export_request(user=user, now=timezone.now())
+            export = services.export_request(user=user, now=timezone.now())
         except services.PrivacyError as exc:
             messages.error(request, exc.message)
         else:
+            # A quick worker may have finished already: say what is true now.
+            export.refresh_from_db(fields=["status"])
             messages.success(
-                request, _("Your export has started: we will e-mail you a link when it is ready.")
+                request,
+                _("Your export is ready: download it below. We have also e-mailed you the link.")
+                if export.status == ExportStatus.READY
+                else _("Your export has started: we will e-mail you a link when it is ready."),
             )
         return redirect("privacy:export")
     exports = selectors.export_list_for_user(user=user)

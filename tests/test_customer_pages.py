@@ -90,3 +90,12 @@ def test_every_page_of_the_account_links_to_the_refund_requests(customer_client,
     for path in ("/fr/account/", "/fr/account/invoices/", "/fr/account/settings/"):
         html = customer_client.get(path).content.decode()
         assert '<a href="/fr/account/refunds/">Remboursements</a>' in html, path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_export_notice_says_it_is_ready_when_it_already_is(customer_client, catalog):
+    # Committed for real: the (eager) worker builds the export before the page is shown.
+    response = customer_client.post("/fr/account/data/", follow=True)
+    html = response.content.decode()
+    assert "Votre export est prêt : téléchargez-le ci-dessous." in html
+    assert "nous vous enverrons un lien" not in html

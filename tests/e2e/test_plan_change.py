@@ -17,7 +17,7 @@ def test_an_upgrade_is_charged_exactly_the_amount_quoted_in_place(
     expect(quote).to_contain_text("Immediately,")
     expect(page).to_have_url(re.compile(r"/en/account/subscription/$"))
     settle()
-    shown = re.search(r"Immediately, €([\d.,]+) now\.", quote.inner_text()).group(1)
+    shown = re.search(r"To pay today: €([\d.,]+)\.", quote.inner_text()).group(1)
 
     quote.get_by_role("button", name=f"Confirm and pay €{shown}").click()
     expect(page.get_by_text("You are now on Premium.")).to_be_visible()

@@ -61,7 +61,7 @@ def test_the_quote_shows_in_place_with_htmx_and_as_a_page_without(customer_clien
     assert 'id="quote"' in partial
     assert "<html" in full
     assert 'id="quote"' in full
-    amount = re.search(r"Immediately, (€[\d.,]+) now\.", partial).group(1)
+    amount = re.search(r"To pay today: (€[\d.,]+)\.", partial).group(1)
     assert f"Confirm and pay {amount}" in partial
 
 
@@ -70,7 +70,7 @@ def test_confirming_an_upgrade_charges_the_amount_on_the_page(customer_client, s
     target = price("premium", "month")
     url = f"/en/account/subscription/change/{target.pk}/"
     page = customer_client.get(url).content.decode()
-    shown = re.search(r"Immediately, €([\d.,]+) now\.", page).group(1)
+    shown = re.search(r"To pay today: €([\d.,]+)\.", page).group(1)
     token = re.search(r'name="quote" value="([^"]+)"', page).group(1)
 
     response = customer_client.post(url, {"quote": token}, follow=True)
