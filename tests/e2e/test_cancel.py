@@ -53,3 +53,58 @@ def test_cancelling_takes_exactly_three_clicks_and_is_acknowledged_by_email(
     assert sub.reference in acknowledgement.subject
     day = str(sub.cancel_at.astimezone().day)
     assert day in acknowledgement.body
+
+
+def _focus_and_press(page, role, name, limit=80):
+    """Tab through the page until `name` has the focus, then press Enter: no mouse."""
+    target = page.get_by_role(role, name=name)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"{name!r} cannot be reached with the Tab key")
+
+
+def test_cancelling_with_the_keyboard_only(
+    page, settle, login, subscribed_customer, customer, transactional_db
+):
+    sub = subscribed_customer(language="fr")
+    login(customer, language="fr")
+    link, continue_, confirm, done = LABELS["fr"]
+    _focus_and_press(page, "link", link)
+    settle()
+    _focus_and_press(page, "button", continue_)
+    settle()
+    _focus_and_press(page, "button", confirm)
+    settle()
+    expect(page.get_by_role("heading", level=1)).to_have_text(done)
+    sub = Subscription.objects.get(pk=sub.pk)
+    assert sub.cancel_at == sub.current_period_end
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_cancelling_and_undoing_without_javascript(
+    browser, live_server, subscribed_customer, customer, mailoutbox, transactional_db, language
+):
+    sub = subscribed_customer(language=language)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"/{language}/auth/login/")
+        page.locator("input[name=login]").fill(customer.email)
+        page.locator("input[name=password]").fill("correct horse battery staple")
+        page.locator("form button[type=submit]").last.click()
+        link, continue_, confirm, done = LABELS[language]
+        page.get_by_role("link", name=link).click()
+        page.get_by_role("button", name=continue_).click()
+        page.get_by_role("button", name=confirm).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(done)
+        assert Subscription.objects.get(pk=sub.pk).cancel_at == sub.current_period_end
+        page.goto(f"/{language}/account/subscription/")
+        keep = {"fr": "Annuler la résiliation", "en": "Keep my subscription"}[language]
+        page.get_by_role("button", name=keep).click()
+        assert Subscription.objects.get(pk=sub.pk).cancel_at is None
+    finally:
+        context.close()
