@@ -33,6 +33,7 @@ from subscriptions.money import format_money
 from subscriptions.services.cancellation import cancellation_confirm, cancellation_quote
 from subscriptions.services.checkout import subscribe
 from subscriptions.services.contract_changes import change_request_create
+from subscriptions.services.renewals import renewal_remind
 from tests.conftest import staff_login
 from tests.factories import UserFactory
 
@@ -326,8 +327,8 @@ def waiting_for_a_lock():
         return cursor.fetchone()[0] > 0
 
 
-def while_another_request_changes(subscription, price_, request):
-    """Another transaction locks the subscription and moves it to `price_`; `request()` runs
+def while_another_request_changes(subscription, request, **changes):
+    """Another transaction locks the subscription and makes `changes`; `request()` runs
     meanwhile, waits for that lock, and goes on once the change is committed."""
     locked, release = threading.Event(), threading.Event()
     answer = []
@@ -336,9 +337,7 @@ def while_another_request_changes(subscription, price_, request):
         try:
             with transaction.atomic():
                 Subscription.objects.select_for_update().get(pk=subscription.pk)
-                Subscription.objects.filter(pk=subscription.pk).update(
-                    price=price_, plan=price_.plan
-                )
+                Subscription.objects.filter(pk=subscription.pk).update(**changes)
                 locked.set()
                 release.wait(timeout=30)
         finally:
@@ -376,7 +375,7 @@ def test_an_upgrade_waiting_while_another_tab_made_it_says_so(customer, catalog,
     quote = token(text(browser.get(url)))
 
     response = while_another_request_changes(
-        sub, target, lambda: browser.post(url, {"quote": quote})
+        sub, lambda: browser.post(url, {"quote": quote}), price=target, plan=target.plan
     )
 
     assert response.status_code == 409
@@ -385,20 +384,20 @@ def test_an_upgrade_waiting_while_another_tab_made_it_says_so(customer, catalog,
     assert charges(customer) == [Invoice.objects.get(kind=InvoiceKind.FIRST).total]
 
 
-def test_keep_my_subscription_waiting_while_the_plan_changes_still_keeps_it(
-    customer, catalog, add_card
+def test_a_renewal_reminder_waiting_while_a_downgrade_is_scheduled_states_the_new_amount(
+    customer, catalog, add_card, mailoutbox
 ):
     add_card(customer)
-    sub = subscribe(user=customer, price=price("pro", "month"), now=timezone.now())
-    cancellation_confirm(user=customer, subscription=sub, reason="", now=timezone.now())
-    browser = Client(raise_request_exception=False)
-    browser.force_login(customer)
+    sub = subscribe(user=customer, price=price("premium", "month"), now=timezone.now())
+    lower = price("pro", "month")
+    at = sub.next_billing_at - timedelta(days=2)  # 004: reminded 3 days before a monthly renewal
 
-    response = while_another_request_changes(
-        sub, price("premium", "month"), lambda: browser.post("/en/account/cancel/undo/")
+    sent = while_another_request_changes(
+        sub, lambda: renewal_remind(subscription=sub, now=at), scheduled_price=lower
     )
 
-    assert response.status_code == 302
-    sub.refresh_from_db()
-    assert sub.cancel_at is None
-    assert sub.plan.code == "premium"
+    assert sent is True
+    reminder = mailoutbox[-1].body
+    amounts = {format_money(lower.total_amount, "EUR", lang) for lang in LANGUAGES}
+    assert any(amount in reminder for amount in amounts), reminder
+    assert lower.plan.name in reminder
