@@ -30,6 +30,7 @@ from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock_pk
 from privacy import erasure, inventory
 from privacy.models import PENDING_STATUSES, DataExport, ExportStatus
 from subscriptions import emails
@@ -89,11 +90,11 @@ def export_build(*, export: DataExport, now: datetime) -> DataExport:
     """Write the zip, updating `progress` as each table is done; e-mail the private link.
     Safe to run twice: a finished export is left as it is."""
     with transaction.atomic():
+        locked = lock_pk(DataExport, export.pk)
         exp = (
-            DataExport.objects.select_for_update()
-            .select_related("user")
-            .filter(pk=export.pk)
-            .first()
+            DataExport.objects.select_related("user").filter(pk=export.pk).first()
+            if locked
+            else None
         )
         if exp is None or exp.status not in PENDING_STATUSES:
             return exp or export

@@ -285,6 +285,16 @@ class AuditEventAdmin(admin.ModelAdmin):
 # --- staff decisions: refunds (002) and contract changes (000) ---------------------------------
 
 
+class DecisionAdminMixin:
+    """The admin says "changed successfully" after every save: a decision the service refused
+    (a colleague decided first, the card was declined) is not told as a success."""
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if level == messages.SUCCESS and getattr(request, "decision_refused", False):
+            return
+        super().message_user(request, message, level, *args, **kwargs)  # type: ignore[misc]
+
+
 class DecisionForm(forms.ModelForm):
     """A decision written by staff; the service checks the permission and the amounts."""
 
@@ -326,7 +336,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
+class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelAdmin):
     form = RefundDecisionForm
     list_display = [
         "created_at",
@@ -455,6 +465,7 @@ class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
                 now=timezone.now(),
             )
         except SubscriptionError as exc:
+            request.decision_refused = True
             messages.error(request, exc.message)
         else:
             messages.success(request, _("The decision is recorded and e-mailed to the customer."))
@@ -470,7 +481,7 @@ class ChangeDecisionForm(DecisionForm):
 
 
 @admin.register(ContractChangeRequest)
-class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
+class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelAdmin):
     form = ChangeDecisionForm
     list_display = ["created_at", "user", "subscription", "target_price", "status"]
     list_filter = ["status"]
@@ -581,6 +592,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
                 now=timezone.now(),
             )
         except SubscriptionError as exc:
+            request.decision_refused = True
             messages.error(request, exc.message)
         else:
             messages.success(request, _("The decision is recorded and e-mailed to the customer."))

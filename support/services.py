@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails
 from subscriptions.selectors import subscription_current
 from subscriptions.services.auditing import audit
@@ -116,9 +117,7 @@ def ticket_reply(
 def ticket_staff_reply(*, ticket: Ticket, staff: User, body: str, now: datetime) -> Message:
     """Support answers: the customer is e-mailed in their own language."""
     with transaction.atomic():
-        locked = (
-            Ticket.objects.select_for_update(of=("self",)).select_related("user").get(pk=ticket.pk)
-        )
+        locked = lock(Ticket, ticket.pk, "user")
         message = Message.objects.create(
             ticket=locked, author=staff, is_staff=True, body=body, created_at=now
         )

@@ -1,5 +1,6 @@
 """Cancelling in three clicks (003, 004, L215-1-1), undoing it, and ending on the date."""
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -8,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
@@ -22,7 +24,7 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.services.auditing import audit
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import invoice_issue, void_open_invoices
 from subscriptions.services.periods import pending_changes_close, price_terms
 from subscriptions.services.plan_changes import (
@@ -34,7 +36,11 @@ from subscriptions.services.plan_changes import (
     unknown_outcome_error,
 )
 from subscriptions.services.refund_quotes import latest_payment, payments_refund, total
-from subscriptions.services.refunds import refund_made_already, refund_requests_create
+from subscriptions.services.refunds import (
+    refund_made_already,
+    refund_requests_create,
+    refunds_send,
+)
 from subscriptions.services.trials import trial_expire
 
 # --- cancelling (003, 004, L215-1-1) -----------------------------------------------------------
@@ -99,6 +105,7 @@ def cancellation_confirm(
     quoted_at = quoted_at or now
     quote = cancellation_quote(subscription=subscription, now=quoted_at)
     refunded: list[RefundRequest] = []
+    remaining_months: list[RefundRequest] = []
     if full_refund:
         if quote.guarantee is None or quote.invoice is None:
             raise SubscriptionError(_("A full refund is no longer possible for this payment."))
@@ -144,19 +151,24 @@ def cancellation_confirm(
                 ends_at=sub.cancel_at.isoformat(),
                 reason_given=bool(reason.strip()),
             )
-    if not refunded and quote.refund.rule == "remaining_months" and quote.invoice is not None:
-        # 004: the full months left after the current one are refunded at once; the service
-        # runs to the date the summary gave.
-        refunded = refund_requests_create(
-            user=user,
-            invoice=quote.invoice,
-            reason=RefundReason.CANCELLATION,
-            details=reason,
-            now=now,
-            ends_at=quote.ends_at,
-            skip_full_refunds=True,
-            quoted_at=quoted_at,
-        )
+            if quote.refund.rule == "remaining_months" and quote.invoice is not None:
+                # 004: the full months left after the current one are refunded at once; the
+                # service runs to the date the summary gave. Recorded under the lock with the
+                # cancellation, so a second click finds (and shows) the refund; sent below.
+                # A refund already standing on this payment stays as it is.
+                with contextlib.suppress(SubscriptionConflict):
+                    refunded = remaining_months = refund_requests_create(
+                        user=user,
+                        invoice=quote.invoice,
+                        reason=RefundReason.CANCELLATION,
+                        details=reason,
+                        now=now,
+                        ends_at=quote.ends_at,
+                        skip_full_refunds=True,
+                        quoted_at=quoted_at,
+                        send=False,
+                    )
+    refunds_send(rows=remaining_months, now=now)
     sub = Subscription.objects.select_related("plan", "user").get(pk=subscription.pk)
     full_refund_until = None
     if not refunded and quote.guarantee is not None and quote.invoice is not None:
@@ -196,11 +208,13 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 _("The payment service is unavailable, please try again in a few minutes.")
             ) from exc
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "user")
-            .get(pk=subscription.pk, user=user)
-        )
+        sub = lock(Subscription, subscription.pk, "price", "user")
+        if sub.user_id != user.pk:
+            raise SubscriptionError(_("This cancellation can no longer be undone."))
+        if sub.status in LIVE_STATUSES and sub.cancel_at is None:  # undone by another click
+            raise SubscriptionConflict(
+                _("Your subscription already continues: there is no cancellation to undo.")
+            )
         if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at <= now:
             raise SubscriptionError(_("This cancellation can no longer be undone."))
         refuse_if_charging(sub, now)
@@ -257,11 +271,7 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 % {"reason": attempt.reason}
             )
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "user")
         if invoice is not None:
             Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None)  # settled
         sub.cancel_at = None
@@ -312,11 +322,7 @@ def refund_to_charge_back(subscription: Subscription) -> policy.RefundQuote | No
 def subscription_end_due(*, subscription: Subscription, now: datetime) -> bool:
     """At the end date the subscription ends; data, invoices and export stay (001)."""
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "user")
         if sub.status not in LIVE_STATUSES or sub.cancel_at is None or sub.cancel_at > now:
             return False
         if sub.status == SubscriptionStatus.TRIALING:

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import (
     LIVE_STATUSES,
@@ -154,11 +155,7 @@ def _first_invoice(
     *, subscription: Subscription, start: datetime, now: datetime, unpaid: str
 ) -> Invoice:
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "price", "user")
         existing = Invoice.objects.filter(
             subscription=sub, kind=InvoiceKind.FIRST, status=InvoiceStatus.OPEN
         ).first()

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import (
     LIVE_STATUSES,
@@ -17,7 +18,7 @@ from subscriptions.models import (
     Subscription,
 )
 from subscriptions.services.auditing import audit
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import invoice_issue
 from subscriptions.services.plan_changes import (
     charge_or_void,
@@ -69,7 +70,7 @@ def change_request_withdraw(*, user: User, change: ContractChangeRequest) -> Non
     with transaction.atomic():
         c = ContractChangeRequest.objects.select_for_update().get(pk=change.pk, user=user)
         if c.status != ChangeRequestStatus.PENDING:
-            raise SubscriptionError(_("This request has already been decided."))
+            raise SubscriptionConflict(_("This request has already been decided."))
         c.status = ChangeRequestStatus.WITHDRAWN
         c.save(update_fields=["status"])
         audit(user=user, kind="change_request_withdrawn", subscription=c.subscription)
@@ -94,13 +95,16 @@ def change_request_decide(
     if not approve and not reason.strip():
         raise SubscriptionError(_("Please write the reason for the rejection."))
     with transaction.atomic():
-        c = (
-            ContractChangeRequest.objects.select_for_update(of=("self",))
-            .select_related("subscription", "target_price", "target_price__plan", "user")
-            .get(pk=change.pk)
+        c = lock(
+            ContractChangeRequest,
+            change.pk,
+            "subscription",
+            "target_price",
+            "target_price__plan",
+            "user",
         )
         if c.status != ChangeRequestStatus.PENDING:
-            raise SubscriptionError(_("This request has already been decided."))
+            raise SubscriptionConflict(_("This request has already been decided."))
         sub = c.subscription
         if approve and (
             sub.status not in LIVE_STATUSES
@@ -146,11 +150,7 @@ def _approved_now(
     invoice = None
     if quote.amount_due > 0:
         with transaction.atomic():
-            locked = (
-                Subscription.objects.select_for_update(of=("self",))
-                .select_related("user", "price", "price__plan")
-                .get(pk=sub.pk)
-            )
+            locked = lock(Subscription, sub.pk, "user", "price", "price__plan")
             end = (
                 policy.add_months(now, policy.MONTHS_PER_INTERVAL[target.interval])
                 if quote.starts_new_period

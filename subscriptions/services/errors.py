@@ -4,7 +4,7 @@ Views catch `GatewayError` from here, so that only services talk to the gateway.
 
 from subscriptions.gateways.stripe import GatewayError
 
-__all__ = ["GatewayError", "SubscriptionError"]
+__all__ = ["GatewayError", "SubscriptionConflict", "SubscriptionError"]
 
 
 class SubscriptionError(Exception):
@@ -13,3 +13,8 @@ class SubscriptionError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class SubscriptionConflict(SubscriptionError):
+    """Another request (a second click, another tab, a colleague) got there first: what it
+    asked is done or being done. The message says what stands; views answer 409."""

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions.models import LIVE_STATUSES, AuditEvent, Subscription
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionError
@@ -21,11 +22,7 @@ def switching_offer_grant(
     """003: staff grant up to 3 free months to a customer held by a previous provider's notice
     period; they are taken off the next invoices."""
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "user")
         granted = sum(
             int(e.data.get("months", 0))
             for e in AuditEvent.objects.filter(subscription=sub, kind="switching_offer_granted")

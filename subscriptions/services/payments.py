@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
@@ -168,11 +169,7 @@ def _attempt_unreachable(*, attempt: PaymentAttempt, message: str, now: datetime
         att.failure_code = "unavailable"
         att.failure_message = message[:255]
         att.save(update_fields=["status", "failure_code", "failure_message"])
-        inv = (
-            Invoice.objects.select_for_update(of=("self",))
-            .select_related("subscription")
-            .get(pk=att.invoice_id)
-        )
+        inv = lock(Invoice, att.invoice_id, "subscription")
         if inv.subscription and inv.subscription.status != SubscriptionStatus.INCOMPLETE:
             inv.next_retry_at = now + STRIPE_UNREACHABLE_RETRY
             inv.save(update_fields=["next_retry_at"])
@@ -192,11 +189,7 @@ def payment_result_apply(
     `quiet` records a payment found late for a change that was not made (it is refunded):
     no receipt, and the subscription is left as it is."""
     with transaction.atomic():
-        att = (
-            PaymentAttempt.objects.select_for_update(of=("self",))
-            .select_related("invoice")
-            .get(pk=attempt.pk)
-        )
+        att = lock(PaymentAttempt, attempt.pk, "invoice")
         inv = Invoice.objects.select_for_update(of=("self",)).get(pk=att.invoice_id)
         late_success = (
             att.status == AttemptStatus.FAILED
@@ -264,11 +257,7 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: boo
             late=True,
         )
         return
-    sub = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("user", "price")
-        .get(invoices=invoice)
-    )
+    sub = lock(Subscription, invoice.subscription_id, "user", "price")
     if sub.first_paid_at is None:
         sub.first_paid_at = now
     reactivated = sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED)
@@ -297,11 +286,7 @@ def _invoice_failed(
 ) -> None:
     """004: retried 3 times over 7 days (days 1, 3, 7), an e-mail at each failure, then the
     subscription is suspended."""
-    sub = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("user", "price")
-        .get(invoices=invoice)
-    )
+    sub = lock(Subscription, invoice.subscription_id, "user", "price")
     waiting = invoice.kind == InvoiceKind.FIRST and sub.status == SubscriptionStatus.INCOMPLETE
     if waiting or invoice.kind == InvoiceKind.PRORATION:
         # The customer is on the page (checkout, upgrade, "keep my subscription") or staff

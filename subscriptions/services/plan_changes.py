@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
@@ -27,7 +28,7 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.services.auditing import audit
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import INTERVAL_WORDS, invoice_issue
 from subscriptions.services.payments import (
     STALE_ATTEMPT,
@@ -127,13 +128,17 @@ def plan_change(
         raise SubscriptionError(_("This subscription cannot change plan now."))
     quoted_at = _quoted_at(token, subscription=subscription, target=target, now=now)
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "price__plan", "plan", "user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "price", "price__plan", "plan", "user")
         if sub.status not in CHANGEABLE or sub.cancel_at is not None:
             raise SubscriptionError(_("This subscription cannot change plan now."))
+        if sub.price_id == target.pk:  # confirmed twice: the first confirmation made it
+            raise SubscriptionConflict(
+                _("This change is already made: you are on %(plan)s.") % {"plan": target.plan.name}
+            )
+        if sub.scheduled_price_id == target.pk:
+            raise SubscriptionConflict(
+                _("This change is already scheduled for your next period: nothing more to do.")
+            )
         refuse_if_charging(sub, quoted_at)
         if sub.current_period_end is None or quoted_at < (sub.current_period_start or now):
             raise SubscriptionError(
@@ -219,7 +224,7 @@ def refuse_if_charging(subscription: Subscription, since: datetime) -> None:
         .filter(Q(status=InvoiceStatus.OPEN) | Q(status=InvoiceStatus.PAID, paid_at__gte=since))
         .exists()
     ):
-        raise SubscriptionError(
+        raise SubscriptionConflict(
             _("A payment for a change to this subscription is in progress: please wait.")
         )
 
@@ -372,11 +377,7 @@ def switch_now(
     actor: User | None = None,
 ) -> Subscription:
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("plan", "user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "plan", "user")
         old_plan = sub.plan.name
         sub.plan, sub.price, sub.scheduled_price = target.plan, target, None
         sub.credit += quote.credit

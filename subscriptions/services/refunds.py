@@ -8,6 +8,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
@@ -23,7 +24,7 @@ from subscriptions.models import (
 )
 from subscriptions.money import format_money
 from subscriptions.services.auditing import audit
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import void_open_invoices
 from subscriptions.services.periods import pending_changes_close
 from subscriptions.services.refund_quotes import (
@@ -79,12 +80,14 @@ def refund_requests_create(
     ends_at: datetime | None = None,
     skip_full_refunds: bool = False,
     quoted_at: datetime | None = None,
+    send: bool = True,
 ) -> list[RefundRequest]:
     """Automatic rules are refunded at once through Stripe, on every payment of the period
     the rule reaches; a service fault outside them goes to staff review; other reasons are
     not grounds (002) and nothing is recorded. `ends_at` overrides when the service ends
     (a cancellation's date, or now when the account is closed); `quoted_at` is when the
-    customer was shown the quote they confirm."""
+    customer was shown the quote they confirm. `send=False` records the requests only, inside
+    the caller's transaction; the caller sends them after its commit (`refunds_send`)."""
     if invoice.user_id != user.pk or invoice.status != InvoiceStatus.PAID:
         raise SubscriptionError(_("This payment cannot be refunded."))
     if reason not in RefundReason.values:
@@ -95,7 +98,7 @@ def refund_requests_create(
     quote = result.quote
     automatic = quote.rule in AUTOMATIC_RULES
     if existing_request(invoice) is not None and not (automatic and result.parts):
-        raise SubscriptionError(_("A refund has already been requested for this payment."))
+        raise SubscriptionConflict(_("A refund has already been requested for this payment."))
     if not automatic:
         if reason in NOT_GROUNDS_FOR_REVIEW:
             raise SubscriptionError(
@@ -117,7 +120,7 @@ def refund_requests_create(
                 inv = Invoice.objects.select_for_update().get(pk=payment.pk)
                 if existing_request(inv) is not None:
                     if inv.pk == invoice.pk:
-                        raise SubscriptionError(
+                        raise SubscriptionConflict(
                             _("A refund has already been requested for this payment.")
                         )
                     continue
@@ -154,18 +157,29 @@ def refund_requests_create(
                     reason=reason,
                 )
             if not rows:
-                raise SubscriptionError(_("A refund has already been requested for this payment."))
+                raise SubscriptionConflict(
+                    _("A refund has already been requested for this payment.")
+                )
             if automatic and invoice.subscription is not None and ends is not None:
                 subscription_end(invoice.subscription, ends_at=ends, now=now, why="refund")
             if not automatic:
                 emails.email_user(user, "refund_review_received", {"refund": rows[0]})
     except IntegrityError as exc:  # the other tab won
-        raise SubscriptionError(_("A refund has already been requested for this payment.")) from exc
-    if automatic:
-        for row in rows:
+        raise SubscriptionConflict(
+            _("A refund has already been requested for this payment.")
+        ) from exc
+    if automatic and send:
+        refunds_send(rows=rows, now=now)
+    return rows
+
+
+def refunds_send(*, rows: list[RefundRequest], now: datetime) -> None:
+    """Ask Stripe for the refunds recorded by `refund_requests_create(send=False)`; outside
+    any transaction, each with its own idempotency key."""
+    for row in rows:
+        if row.status == RefundStatus.PROCESSING:
             refund_execute(refund=row, now=now)
             row.refresh_from_db()
-    return rows
 
 
 def subscription_end(
@@ -268,11 +282,7 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
 def _retry_later(refund: RefundRequest, exc: gateway.GatewayError, now: datetime) -> RefundRequest:
     """Stripe could not be reached: "failed, retrying" for the customer and staff."""
     with transaction.atomic():
-        ref = (
-            RefundRequest.objects.select_for_update(of=("self",))
-            .select_related("invoice")
-            .get(pk=refund.pk)
-        )
+        ref = lock(RefundRequest, refund.pk, "invoice")
         if ref.status not in (RefundStatus.PROCESSING, RefundStatus.FAILED):
             return ref  # made meanwhile, or held by "keep my subscription": left as it is
         delay = RETRY_DELAYS[max(0, min(ref.attempts, len(RETRY_DELAYS)) - 1)]
@@ -413,7 +423,7 @@ def refund_review_decide(
     with transaction.atomic():
         ref = RefundRequest.objects.select_for_update().get(pk=refund.pk)
         if ref.status != RefundStatus.REVIEW:
-            raise SubscriptionError(_("This request has already been decided."))
+            raise SubscriptionConflict(_("This request has already been decided."))
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
         if approve:
             left = refundable_left(inv)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import Invoice, InvoiceKind, Subscription, SubscriptionStatus
 from subscriptions.services.auditing import audit
@@ -18,11 +19,7 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
     """Charged in advance on the same day each month or year: issue the next period's
     invoice and charge it. Running twice, or on two workers, bills the period once."""
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "price", "user")
         if (
             sub.status != SubscriptionStatus.ACTIVE
             or sub.cancel_at is not None
@@ -80,10 +77,8 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
 def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
     """002/004: before each renewal, an e-mail with the amount and the date; once per period."""
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "price__plan", "scheduled_price__plan", "user")
-            .get(pk=subscription.pk)
+        sub = lock(
+            Subscription, subscription.pk, "price", "price__plan", "scheduled_price__plan", "user"
         )
         due = sub.next_billing_at
         if (

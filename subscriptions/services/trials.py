@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import (
     LIVE_STATUSES,
@@ -88,11 +89,7 @@ def _default_currency(user: User) -> str:
 def trial_warn(*, subscription: Subscription, now: datetime) -> bool:
     """001: a warning e-mail 3 days before the trial ends; sent once."""
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("user", "price")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "user", "price")
         if sub.status != SubscriptionStatus.TRIALING or sub.trial_warning_sent_at:
             return False
         sub.trial_warning_sent_at = now
@@ -115,11 +112,7 @@ def trial_expire(*, subscription: Subscription, now: datetime) -> bool:
         purge_grace_days=settings.TRIAL_PURGE_GRACE_DAYS,
     )
     with transaction.atomic():
-        sub = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("user")
-            .get(pk=subscription.pk)
-        )
+        sub = lock(Subscription, subscription.pk, "user")
         if sub.status != SubscriptionStatus.TRIALING:
             return False
         sub.status = SubscriptionStatus.EXPIRED

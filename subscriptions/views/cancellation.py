@@ -20,7 +20,7 @@ from subscriptions.services.cancellation import (
     cancellation_undo,
     refund_to_charge_back,
 )
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.refund_quotes import cancellation_refunds, total
 from subscriptions.views.common import live_subscription, refund_sentence
 
@@ -124,6 +124,8 @@ def cancel_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
             subscription=live_subscription(request),
             now=timezone.now(),
         )
+    except SubscriptionConflict as exc:
+        messages.info(request, exc.message)  # a second click: the first one kept it
     except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:

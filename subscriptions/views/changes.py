@@ -13,13 +13,13 @@ from subscriptions import wording
 from subscriptions.models import ContractChangeRequest, Price
 from subscriptions.services import contract_changes, plan_changes
 from subscriptions.services.contract_changes import change_request_create
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.plan_changes import (
     plan_change_options,
     plan_change_quote_for,
     quote_token,
 )
-from subscriptions.views.common import live_subscription
+from subscriptions.views.common import conflict, live_subscription
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,6 +44,8 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
                 token=request.POST.get("quote", ""),
                 now=now,
             )
+        except SubscriptionConflict as exc:
+            return conflict(request, exc)
         except SubscriptionError as exc:
             error = exc.message
         else:

@@ -2,11 +2,13 @@
 refund quote in a sentence."""
 
 from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
 from django.utils import translation
 
 from accounts.http import AuthenticatedHttpRequest
 from subscriptions import policy, selectors, wording
 from subscriptions.models import Currency, Subscription
+from subscriptions.services.errors import SubscriptionConflict
 
 # The visitor's currency by language (fr and en both sell in euros), until they choose another.
 DEFAULT_CURRENCY = {"fr": Currency.EUR, "en": Currency.EUR}
@@ -37,4 +39,12 @@ def refund_sentence(request: AuthenticatedHttpRequest, quote: policy.RefundQuote
         quote,
         translation.get_language() or "fr",
         tz=request.user.time_zone,
+    )
+
+
+def conflict(request: HttpRequest, exc: SubscriptionConflict) -> TemplateResponse:
+    """409: a second click or another tab confirmed the same thing first; the page says what
+    stands, and offers nothing to confirm again."""
+    return TemplateResponse(
+        request, "subscriptions/subscription_conflict.html", {"message": exc.message}, status=409
     )

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.http import AuthenticatedHttpRequest
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import RefundReason, RefundStatus
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.refund_quotes import (
     PaymentsRefund,
     existing_request,
@@ -27,6 +27,7 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
     now = timezone.now()
     existing = existing_request(invoice)
     error = ""
+    status = 200
     if request.method == "POST" and existing is None:
         try:
             shown = quotes.read(
@@ -41,8 +42,11 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
                 now=now,
                 quoted_at=shown.at,
             )
+        except SubscriptionConflict as exc:
+            # Asked at the same moment from another tab: the page shows that request.
+            existing, error, status = existing_request(invoice), exc.message, 409
         except SubscriptionError as exc:
-            error = exc.message
+            error, status = exc.message, 400
         else:
             # The least advanced part says how far the refund is (one may wait for a retry).
             pending = [row for row in rows if row.status != RefundStatus.SUCCEEDED]
@@ -70,9 +74,7 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
         "posted": request.POST,
         "error": error,
     }
-    return TemplateResponse(
-        request, "subscriptions/refund_request.html", context, status=400 if error else 200
-    )
+    return TemplateResponse(request, "subscriptions/refund_request.html", context, status=status)
 
 
 def _refund_summary(result: PaymentsRefund) -> str:

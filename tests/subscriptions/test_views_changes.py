@@ -80,17 +80,46 @@ def test_confirming_an_upgrade_charges_the_amount_on_the_page(customer_client, s
     assert f"{invoice.total / 100:.2f}" == shown
 
 
-def test_double_submitting_an_upgrade_charges_once(customer_client, subscribed):
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "This change is already made: you are on Premium."),
+        ("fr", "Ce changement est déjà fait : vous êtes sur l’offre Premium."),
+    ],
+)
+def test_double_submitting_an_upgrade_charges_once(
+    customer_client, subscribed, language, said, django_assert_max_num_queries
+):
     subscribed()
     target = price("premium", "month")
-    url = f"/en/account/subscription/change/{target.pk}/"
+    url = f"/{language}/account/subscription/change/{target.pk}/"
     token = re.search(
         r'name="quote" value="([^"]+)"', customer_client.get(url).content.decode()
     ).group(1)
     customer_client.post(url, {"quote": token})
-    second = customer_client.post(url, {"quote": token})
-    assert second.status_code in (302, 400, 404)
+    with django_assert_max_num_queries(8):
+        second = customer_client.post(url, {"quote": token})
+    html = second.content.decode()
+    assert second.status_code == 409
+    assert said in html
+    assert 'name="quote"' not in html  # nothing left to confirm
     assert Invoice.objects.filter(kind=InvoiceKind.PRORATION).count() == 1
+
+
+def test_a_second_keep_my_subscription_click_says_it_already_continues(
+    customer_client, subscribed, mailoutbox
+):
+    sub = subscribed()
+    customer_client.post("/fr/account/cancel/confirm/", {"reason": ""})
+    customer_client.post("/fr/account/cancel/undo/")
+    sent = len(mailoutbox)
+    again = customer_client.post("/fr/account/cancel/undo/", follow=True)
+    html = again.content.decode()
+    assert "Votre abonnement continue déjà : il n’y a pas de résiliation à annuler." in html
+    assert "ne peut plus être annulée" not in html
+    sub.refresh_from_db()
+    assert sub.cancel_at is None
+    assert len(mailoutbox) == sent
 
 
 CANCEL_LABEL = {"fr": "Résilier votre contrat", "en": "Cancel your contract"}
