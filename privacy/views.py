@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
+from accounts.throttle import throttle_hit
 from privacy import selectors, services
 from privacy.models import ExportStatus
 from subscriptions import selectors as subscription_selectors
@@ -27,6 +28,8 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: User = request.user
     if request.method == "POST":
         try:
+            if throttled := throttle_hit(user_id=user.pk, action="privacy_export"):
+                raise services.PrivacyError(throttled.message)
             services.export_request(user=user, now=timezone.now())
         except services.PrivacyError as exc:
             messages.error(request, exc.message)

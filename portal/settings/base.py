@@ -265,6 +265,14 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 # A page opened from another site gets no handle on the portal's windows (and vice versa).
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
+# Per customer, (how many, in how many seconds) (accounts.throttle, issue 13): an export
+# builds a zip of everything, a ticket and a refund request each wait for a person.
+THROTTLES: dict[str, tuple[int, int]] = {
+    "privacy_export": (3, 3600),
+    "support_ticket": (5, 3600),
+    "refund_request": (5, 3600),
+}
+
 # Behind the reverse proxy production assumes, allauth's rate limits must key on the client's
 # address, not the proxy's: either the number of proxies that append to X-Forwarded-For, or
 # a header the proxy sets to the client's address (e.g. X-Real-IP). Never both.

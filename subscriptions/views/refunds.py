@@ -6,6 +6,7 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.throttle import throttle_hit
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import RefundReason, RefundStatus
 from subscriptions.services.errors import SubscriptionError
@@ -27,8 +28,12 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
     now = timezone.now()
     existing = existing_request(invoice)
     error = ""
+    status = 200
     if request.method == "POST" and existing is None:
         try:
+            if throttled := throttle_hit(user_id=request.user.pk, action="refund_request"):
+                status = 429
+                raise SubscriptionError(throttled.message)
             shown = quotes.read(
                 request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
             )
@@ -71,7 +76,10 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
         "error": error,
     }
     return TemplateResponse(
-        request, "subscriptions/refund_request.html", context, status=400 if error else 200
+        request,
+        "subscriptions/refund_request.html",
+        context,
+        status=status if status != 200 else (400 if error else 200),
     )
 
 
