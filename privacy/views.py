@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from accounts.models import User
 from accounts.throttle import throttle_hit
 from privacy import selectors, services
@@ -83,9 +83,14 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now()
     error = ""
     if request.method == "POST":
-        if request.POST.get("confirm") != "yes":
-            error = _("Please tick the box to confirm that you want to delete your account.")
+        try:
+            confirmed = posted_once(request.POST, "confirm") == "yes"
+        except AmbiguousField as exc:
+            error = exc.message
         else:
+            if not confirmed:
+                error = _("Please tick the box to confirm that you want to delete your account.")
+        if not error:
             try:
                 services.account_delete(user=user, actor=user, now=now)
             except (services.PrivacyError, SubscriptionError) as exc:

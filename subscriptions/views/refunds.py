@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from accounts.throttle import throttle_hit
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import RefundReason, RefundStatus
@@ -35,7 +35,7 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
                 status = 429
                 raise SubscriptionError(throttled.message)
             shown = quotes.read(
-                request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
+                posted_once(request.POST, "quote"), what="refund", pk=invoice.pk, now=now
             )
             quotes.check(shown, _refund_summary(payments_refund(invoice=invoice, now=shown.at)))
             rows = refund_requests_create(
@@ -46,7 +46,7 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
                 now=now,
                 quoted_at=shown.at,
             )
-        except SubscriptionError as exc:
+        except (SubscriptionError, AmbiguousField) as exc:
             error = exc.message
         else:
             # The least advanced part says how far the refund is (one may wait for a retry).
