@@ -7,31 +7,23 @@ from babel.core import get_global
 from babel.dates import get_timezone_location
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import PROFILE_FIELDS, TIMEZONE_CHOICES, User
+from accounts.validators import single_line
 
 
 class SignupForm(AllauthSignupForm):
-    name = forms.CharField(label=_("Full name"), max_length=150)
-    company = forms.CharField(label=_("Company"), max_length=150, required=False)
+    # The profile's validator: a name refused there is refused here (issue 13).
+    name = forms.CharField(label=_("Full name"), max_length=150, validators=[single_line])
+    company = forms.CharField(
+        label=_("Company"), max_length=150, required=False, validators=[single_line]
+    )
 
     field_order = ["name", "company", "email", "password1", "password2"]
-
-
-def single_line(value: str) -> None:
-    """Names and addresses go on invoices and into e-mail headers: one line, no control
-    characters (a line break in a header makes sending fail). NUL bytes are refused by
-    Django's own validator, with its own message."""
-    if any(unicodedata.category(c) == "Cc" and c != "\x00" for c in value):
-        raise ValidationError(
-            _("Enter a single line of text, without line breaks or control characters."),
-            code="control_characters",
-        )
 
 
 def _language_choices() -> list[tuple[str, str]]:

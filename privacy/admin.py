@@ -43,7 +43,7 @@ def account_delete_action(
 ) -> TemplateResponse | None:
     """For the User admin: the same deletion as the customer's own (001: "a support ticket
     can ask the same"), after a confirmation page."""
-    if request.POST.get("confirmed") != "yes":
+    if request.POST.getlist("confirmed") != ["yes"]:  # once: "no&yes" is not a yes
         context = {
             **modeladmin.admin_site.each_context(request),
             "title": _("Delete accounts"),

@@ -192,14 +192,23 @@ def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection, OWASP):
+# such text gets a leading apostrophe, which spreadsheets show as text. data.json keeps the
+# text as it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)  # a number, negative ones included, stays a number
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def exports_expire(*, now: datetime) -> int:

@@ -13,8 +13,9 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from accounts.models import User
+from accounts.throttle import throttle_hit
 from privacy import selectors, services
 from privacy.models import ExportStatus
 from subscriptions import selectors as subscription_selectors
@@ -27,6 +28,8 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponse:
     user: User = request.user
     if request.method == "POST":
         try:
+            if throttled := throttle_hit(user_id=user.pk, action="privacy_export"):
+                raise services.PrivacyError(throttled.message)
             export = services.export_request(user=user, now=timezone.now())
         except services.PrivacyError as exc:
             messages.error(request, exc.message)
@@ -85,9 +88,14 @@ def account_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now()
     error = ""
     if request.method == "POST":
-        if request.POST.get("confirm") != "yes":
-            error = _("Please tick the box to confirm that you want to delete your account.")
+        try:
+            confirmed = posted_once(request.POST, "confirm") == "yes"
+        except AmbiguousField as exc:
+            error = exc.message
         else:
+            if not confirmed:
+                error = _("Please tick the box to confirm that you want to delete your account.")
+        if not error:
             try:
                 services.account_delete(user=user, actor=user, now=now)
             except (services.PrivacyError, SubscriptionError) as exc:

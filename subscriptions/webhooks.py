@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.mail import mail_admins
 from django.utils import timezone
 from djstripe.models import Event
-from djstripe.signals import WEBHOOK_SIGNALS
+from djstripe.signals import WEBHOOK_SIGNALS, webhook_pre_validate
 
 from subscriptions.models import Invoice
 from subscriptions.services.auditing import audit
@@ -65,9 +65,22 @@ HANDLERS = {
 }
 
 
+# dj-stripe, when DEBUG is on, checks the signature against a secret taken from this header
+# (for the Stripe CLI): whoever sends it signs with a secret of their own choice.
+OVERRIDE_HEADER = "x-djstripe-webhook-secret"
+
+
+def secret_override_drop(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """Issue 13: the endpoint's own secret is the only one, whatever DEBUG says."""
+    instance.headers = {
+        name: value for name, value in instance.headers.items() if name.lower() != OVERRIDE_HEADER
+    }
+
+
 def connect() -> None:
     for event_type, handler in HANDLERS.items():
         WEBHOOK_SIGNALS[event_type].connect(handler, dispatch_uid=f"portal-{event_type}")
+    webhook_pre_validate.connect(secret_override_drop, dispatch_uid="portal-secret-override")
 
 
 def stripe_events_retry(*, limit: int = 50) -> int:

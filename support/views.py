@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
+from accounts.throttle import throttle_hit
 from support import selectors, services
 from support.forms import MessageForm, TicketForm
 from support.models import Category, Ticket
@@ -42,6 +43,9 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = TicketForm(request.POST, request.FILES)
         if form.is_valid():
+            if throttled := throttle_hit(user_id=_user(request).pk, action="support_ticket"):
+                context = {"form": form, "error": throttled.message}  # what was typed stays
+                return TemplateResponse(request, "support/ticket_new.html", context, status=429)
             ticket = services.ticket_create(
                 user=_user(request),
                 category=form.cleaned_data["category"],

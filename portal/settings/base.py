@@ -2,8 +2,10 @@
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 import environ
+from csp.constants import NONCE, NONE, REPORT_SAMPLE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from portal.logs import logging_config, structlog_configure
@@ -29,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_structlog",
+    "csp",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -44,6 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.security.PortalCSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,6 +139,11 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Portal")
 
 LANGUAGE_CODE = "fr"
+# The language cookie: never read by a script, never sent with a cross-site POST; Secure in
+# production (production.py), where every page is HTTPS.
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE: Literal["Lax"] = "Lax"
+LANGUAGE_COOKIE_SECURE = env.bool("DJANGO_LANGUAGE_COOKIE_SECURE", default=False)
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_allauth"]  # ours, then allauth in our voice
 TIME_ZONE = "Europe/Paris"
@@ -204,6 +214,64 @@ TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)
 STRIPE_EVENT_RETRY_DAYS = 3
 SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env('PORTAL_PORT', default='8000')}")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@portal.localhost")
+
+# What a page may load and do (django-csp, enforced, not report-only). No inline script or
+# style and no eval anywhere: the portal's, the admin's and allauth's pages load their code
+# from static files; a template that truly needs an inline block marks it with
+# `nonce="{{ request.csp_nonce }}"`. portal.security adds Stripe.js's origins, which follow
+# STRIPE_JS_URL (localstripe's loopback port offline); they are the only frames allowed.
+# docs/security.md says why each directive is there.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, REPORT_SAMPLE],
+        "style-src": [SELF, NONCE, REPORT_SAMPLE],
+        "img-src": [SELF, "data:"],  # data: for allauth's TOTP QR code
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [NONE],
+        "manifest-src": [SELF],
+        "media-src": [NONE],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Browser features no page of the portal uses (django-permissions-policy).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# A page opened from another site gets no handle on the portal's windows (and vice versa).
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Per customer, (how many, in how many seconds) (accounts.throttle, issue 13): an export
+# builds a zip of everything, a ticket and a refund request each wait for a person.
+THROTTLES: dict[str, tuple[int, int]] = {
+    "privacy_export": (3, 3600),
+    "support_ticket": (5, 3600),
+    "refund_request": (5, 3600),
+}
 
 # Behind the reverse proxy production assumes, allauth's rate limits must key on the client's
 # address, not the proxy's: either the number of proxies that append to X-Forwarded-For, or

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from subscriptions import quotes, selectors
 from subscriptions.models import SubscriptionStatus
 from subscriptions.services.cancellation import (
@@ -89,9 +89,9 @@ def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now()
     try:
         shown = quotes.read(
-            request.POST.get("quote", ""), what="cancel", pk=subscription.pk, now=now
+            posted_once(request.POST, "quote"), what="cancel", pk=subscription.pk, now=now
         )
-        full_refund = request.POST.get("full_refund") == "1"
+        full_refund = posted_once(request.POST, "full_refund") == "1"
         if subscription.cancel_at is None or full_refund:  # else confirmed twice: shown again
             then = cancellation_quote(subscription=subscription, now=shown.at)
             quotes.check(shown, _cancel_summary(then))
@@ -103,7 +103,7 @@ def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
             full_refund=full_refund,
             quoted_at=shown.at,
         )
-    except SubscriptionError as exc:
+    except (SubscriptionError, AmbiguousField) as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:cancel")
     request.session.pop(REASON_KEY, None)

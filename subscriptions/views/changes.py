@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from subscriptions import wording
 from subscriptions.models import ContractChangeRequest, Price
 from subscriptions.services import contract_changes, plan_changes
@@ -41,12 +41,12 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
                 user=request.user,
                 subscription=subscription,
                 target=target,
-                token=request.POST.get("quote", ""),
+                token=posted_once(request.POST, "quote"),
                 now=now,
             )
         except SubscriptionConflict as exc:
             return conflict(request, exc)
-        except SubscriptionError as exc:
+        except (SubscriptionError, AmbiguousField) as exc:
             error = exc.message
         else:
             subscription.refresh_from_db()

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from subscriptions import selectors
 from subscriptions.models import AttemptStatus, InvoiceStatus, Plan, Price, SubscriptionStatus
 from subscriptions.services import checkout, trials
@@ -134,11 +134,12 @@ def invoice_pay(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
     if request.method == "POST" and invoice.status == InvoiceStatus.OPEN:
         now = timezone.now()
         try:
-            if request.POST.get("action") == "authenticated" and attempt and needs_authentication:
+            action = posted_once(request.POST, "action")
+            if action == "authenticated" and attempt and needs_authentication:
                 payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
             else:
                 invoice_pay_now(user=request.user, invoice=invoice, now=now)
-        except SubscriptionError as exc:
+        except (SubscriptionError, AmbiguousField) as exc:
             error = exc.message
         except GatewayError as exc:
             error = exc.message

@@ -5,7 +5,8 @@ from django.template.response import TemplateResponse
 from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
+from accounts.throttle import throttle_hit
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import RefundReason, RefundStatus
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
@@ -30,8 +31,11 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
     status = 200
     if request.method == "POST" and existing is None:
         try:
+            if throttled := throttle_hit(user_id=request.user.pk, action="refund_request"):
+                status = 429
+                raise SubscriptionError(throttled.message)
             shown = quotes.read(
-                request.POST.get("quote", ""), what="refund", pk=invoice.pk, now=now
+                posted_once(request.POST, "quote"), what="refund", pk=invoice.pk, now=now
             )
             quotes.check(shown, _refund_summary(payments_refund(invoice=invoice, now=shown.at)))
             rows = refund_requests_create(
@@ -45,8 +49,9 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
         except SubscriptionConflict as exc:
             # Asked at the same moment from another tab: the page shows that request.
             existing, error, status = existing_request(invoice), exc.message, 409
-        except SubscriptionError as exc:
-            error, status = exc.message, 400
+        except (SubscriptionError, AmbiguousField) as exc:
+            error = exc.message
+            status = status if status != 200 else 400  # a throttle keeps its 429
         else:
             # The least advanced part says how far the refund is (one may wait for a retry).
             pending = [row for row in rows if row.status != RefundStatus.SUCCEEDED]

@@ -5,6 +5,8 @@ from allauth.account.models import EmailAddress
 from django.core import mail
 
 from accounts.models import User
+from tests.accounts.test_profile import URL as PROFILE_URL
+from tests.accounts.test_profile import VALID as PROFILE_VALID
 
 PASSWORD = "a long and unusual passphrase 42"
 
@@ -130,3 +132,51 @@ def test_turning_on_totp_asks_for_the_password_again_then_shows_the_authenticato
     )
     assert confirmed.request["PATH_INFO"] == "/en/auth/2fa/totp/activate/"
     assert "Authenticator" in confirmed.content.decode()
+
+
+NOT_ONE_LINE = [
+    ("name", "Camille\r\nBcc: victim@example.com"),
+    ("name", "Camille\x1b[31mMartin"),
+    ("name", "Camille\u2028Martin"),
+    ("name", "Camille \u202eMartin"),
+    ("company", "Martin\nSARL"),
+    ("company", "Martin\tSARL"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value"), NOT_ONE_LINE)
+def test_signup_refuses_the_names_the_profile_refuses(client, field, value):
+    """Issue 13: sign-up took names with CR/LF/ESC that the profile refused. One validator
+    now serves both (accounts.validators.single_line)."""
+    data = {
+        "name": "Camille Martin",
+        "company": "Martin SARL",
+        "email": "new@example.com",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        field: value,
+    }
+    response = client.post("/en/auth/signup/", data)
+
+    assert response.status_code == 200
+    assert (
+        "Enter a single line of text, without line breaks or control characters."
+        in response.content.decode()
+    )
+    assert not User.objects.exists()
+    assert not mail.outbox
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value"), NOT_ONE_LINE)
+def test_the_profile_refuses_the_same_names(customer_client, customer, field, value):
+    response = customer_client.post(PROFILE_URL, {**PROFILE_VALID, field: value})
+
+    assert response.status_code == 400
+    assert (
+        "Enter a single line of text, without line breaks or control characters."
+        in response.content.decode()
+    )
+    customer.refresh_from_db()
+    assert getattr(customer, field) != value

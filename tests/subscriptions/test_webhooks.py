@@ -46,7 +46,7 @@ def endpoint(db):
     )
 
 
-def deliver(client, endpoint, event_type, obj, *, event_id=None, secret=SECRET):
+def deliver(client, endpoint, event_type, obj, *, event_id=None, secret=SECRET, **headers):
     payload = json.dumps(
         {
             "id": event_id or f"evt_{uuid.uuid4().hex[:14]}",
@@ -67,6 +67,7 @@ def deliver(client, endpoint, event_type, obj, *, event_id=None, secret=SECRET):
         data=payload,
         content_type="application/json",
         HTTP_STRIPE_SIGNATURE=f"t={stamp},v1={signature.hexdigest()}",
+        **headers,
     )
 
 
@@ -189,6 +190,39 @@ def test_a_bad_signature_is_refused_and_changes_nothing(
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OPEN
     assert not Event.objects.exists()
+
+
+def test_in_debug_a_secret_of_the_callers_choice_in_a_header_is_not_accepted(
+    client, endpoint, renewal_needing_authentication, stripe_server, settings
+):
+    """Issue 13: dj-stripe in DEBUG checked the signature against X-Djstripe-Webhook-Secret,
+    so a caller signing with a secret of their own got a forged event processed."""
+    settings.DEBUG = True
+    _sub, invoice, attempt = renewal_needing_authentication
+    intent = authenticate(stripe_server, attempt)
+    forged = "whsec_chosen_by_the_attacker"
+    response = deliver(
+        client,
+        endpoint,
+        "payment_intent.succeeded",
+        intent,
+        secret=forged,
+        HTTP_X_DJSTRIPE_WEBHOOK_SECRET=forged,
+    )
+
+    assert response.status_code == 400
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+    assert not Event.objects.exists()
+    trigger = WebhookEventTrigger.objects.get()
+    assert trigger.valid is False
+    assert "X-Djstripe-Webhook-Secret" not in trigger.headers  # the secret is not kept either
+
+    # The endpoint's own secret still works in DEBUG.
+    ok = deliver(client, endpoint, "payment_intent.succeeded", intent)
+    assert ok.status_code == 200
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
 
 
 def test_a_refund_made_in_the_stripe_dashboard_is_recorded(
