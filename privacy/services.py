@@ -24,6 +24,9 @@ from allauth.account.models import EmailAddress
 from celery import current_app
 from django.apps import apps
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.core.files import File
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
@@ -31,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from privacy import erasure, inventory
-from privacy.models import PENDING_STATUSES, DataExport, ExportStatus
+from privacy.models import PENDING_STATUSES, DataExport, ErasedStripeId, ExportStatus
 from subscriptions import emails
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import BillingAccount, Invoice, PaymentAttempt
@@ -302,8 +305,11 @@ def stripe_customer_delete(*, customer_id: str) -> bool:
 def _erase(user: User, *, stripe_ids: list[str]) -> None:
     """Every personal value of the customer, wherever it is: the named places first, then
     every row of this project's tables that belongs to the customer, then every row of any
-    table that still mentions their e-mail address or Stripe ids."""
+    table that still mentions their e-mail address or Stripe ids. The Stripe ids are
+    remembered as digests, for the events Stripe sends after the deletion."""
     needles = erasure.needles_for(user, stripe_ids=stripe_ids)
+    _stripe_ids_remember(user, stripe_ids)
+    logged = _admin_log_targets(user)
     _user_anonymise(user)
     EmailAddress.objects.filter(user=user).delete()
     _mfa_delete(user)
@@ -317,22 +323,108 @@ def _erase(user: User, *, stripe_ids: list[str]) -> None:
         card_exp_year=None,
         card_fingerprint="",
     )
-    Invoice.objects.filter(user=user).update(buyer={"deleted": True})
+    Invoice.objects.filter(user=user).update(buyer=invoice_buyer_pseudonym(user))
     PaymentAttempt.objects.filter(invoice__user=user).update(client_secret="")
     pattern = needles.pattern
     done: set[tuple[str, Any]] = set()
     for model in inventory.project_models():
-        if model is User or inventory.label(model) in RETAINED_MODELS:
+        if model is User:
             continue
         queryset = inventory.owned(model, user)
-        if queryset is not None:
+        if queryset is None:
+            continue
+        if inventory.label(model) in RETAINED_MODELS:
+            # As issued, but no name or address of the buyer anywhere else in them.
+            _rows_scrub(model, queryset, pattern, done, free_text=False)
+        else:
             _owned_rows_erase(model, queryset, pattern, done)
+    _admin_log_scrub(logged, pattern, done)
     for model in apps.get_models():
-        if model is User or inventory.label(model) in RETAINED_MODELS:
+        if model is User:
             continue
         rows = erasure.rows_mentioning(model, needles.locators)
-        if rows is not None:
-            _rows_scrub(model, rows, pattern, done, free_text=False)
+        if rows is None:
+            continue
+        if model is Session:
+            rows.delete()  # a session that names the customer is theirs
+            continue
+        # Installed packages' rows (Stripe mirrors and events, webhook bodies, the admin
+        # log) that mention the customer are about the customer: scrubbed whole. Another
+        # customer's rows of this project only lose the deleted customer's values.
+        _rows_scrub(model, rows, pattern, done, free_text=not _is_project_model(model))
+
+
+def _is_project_model(model: type[models.Model]) -> bool:
+    return inventory.is_project_app(model._meta.app_config)
+
+
+def invoice_buyer_pseudonym(user: User) -> dict[str, Any]:
+    """What a kept invoice says of a deleted buyer: a pseudonym, and the country that
+    decided its tax (legal retention)."""
+    return {"deleted": True, "pseudonym": f"C-{user.pk:06d}", "country": user.country}
+
+
+def _stripe_ids_remember(user: User, stripe_ids: list[str]) -> None:
+    """Digests of every Stripe id the account had: its customer and cards, and the payments,
+    charges and refunds of its invoices (the ids on the kept invoices stay as they are)."""
+    ids = set(stripe_ids)
+    attempts = PaymentAttempt.objects.filter(invoice__user=user)
+    ids.update(attempts.values_list("payment_intent_id", flat=True))
+    ids.update(attempts.values_list("payment_method_id", flat=True))
+    for charge, intent in Invoice.objects.filter(user=user).values_list(
+        "stripe_charge_id", "stripe_payment_intent_id"
+    ):
+        ids.update((charge, intent))
+    refunds = apps.get_model("subscriptions", "RefundRequest")
+    ids.update(refunds.objects.filter(user=user).values_list("stripe_refund_id", flat=True))
+    ids = {i for i in ids if i}
+    ErasedStripeId.objects.bulk_create(
+        [ErasedStripeId(digest=erasure.stripe_id_digest(i)) for i in sorted(ids)],
+        ignore_conflicts=True,
+    )
+
+
+def stripe_row_scrub(*, obj: models.Model) -> bool:
+    """A row of dj-stripe just saved (a webhook's body, an event, a mirrored object): if it
+    mentions a deleted account's Stripe id, its personal values are erased at once. This is
+    how `customer.deleted` or `payment_method.detached`, sent by Stripe after the deletion,
+    are stored without the e-mail, name or address they carry. Returns whether it did."""
+    ids = erasure.stripe_ids_in(obj)
+    if not ids:
+        return False
+    digests = [erasure.stripe_id_digest(i) for i in ids]
+    if not ErasedStripeId.objects.filter(digest__in=digests).exists():
+        return False
+    changes = erasure.scrub_row(obj, erasure.NOTHING, free_text=True)
+    if changes:
+        # update(), not save(): the row in the database changes, the object being processed
+        # (the event in dj-stripe's hands) does not, and no signal fires again.
+        type(obj)._default_manager.filter(pk=obj.pk).update(**changes)
+    return True
+
+
+def _admin_log_targets(user: User) -> dict[int, set[str]]:
+    """The customer's rows the admin log may name ("#23 Facture de <name>"), by content
+    type: read before the rows are erased or deleted."""
+    targets: dict[int, set[str]] = {}
+    models_: list[type[models.Model]] = [User, *inventory.project_models()]
+    for model in models_:
+        queryset = inventory.owned(model, user)
+        if queryset is None:
+            continue
+        pks = {str(pk) for pk in queryset.values_list("pk", flat=True)}
+        if pks:
+            content_type = ContentType.objects.get_for_model(model)
+            targets.setdefault(content_type.pk, set()).update(pks)
+    return targets
+
+
+def _admin_log_scrub(
+    targets: dict[int, set[str]], pattern: re.Pattern[str], done: set[tuple[str, Any]]
+) -> None:
+    for content_type_id, pks in targets.items():
+        entries = LogEntry.objects.filter(content_type_id=content_type_id, object_id__in=pks)
+        _rows_scrub(LogEntry, entries, pattern, done, free_text=True)
 
 
 def _user_anonymise(user: User) -> None:
@@ -361,8 +453,6 @@ def _sessions_delete(user: User) -> None:
         "django.contrib.sessions.backends.cached_db",
     ):
         return
-    from django.contrib.sessions.models import Session
-
     store = import_module(settings.SESSION_ENGINE).SessionStore
     pk = str(user.pk)
     for session in Session.objects.iterator():
