@@ -31,6 +31,7 @@ from django.core.files import File
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
+from djstripe.models import PaymentMethod as StripePaymentMethod
 
 from accounts.models import User
 from privacy import erasure, inventory
@@ -270,7 +271,7 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
             tz=user.time_zone,
         )
         to = user.email
-        _erase(user, stripe_ids=[i for i in stripe_ids if i])
+        locators = _erase(user, stripe_ids=[i for i in stripe_ids if i])
         audit(
             user=user,
             actor=actor,
@@ -282,6 +283,9 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
         transaction.on_commit(lambda: emails.email_send_queue(to=to, message=message))
         if not stripe_deleted:
             transaction.on_commit(lambda: _stripe_customer_delete_later(customer_id))
+        # A Stripe event stored by another request while this one ran did not see the
+        # digests yet: the Stripe tables are read once more when they are visible.
+        transaction.on_commit(lambda: _stripe_rows_rescan(locators))
     logger.info("deleted the account of customer %s", user.pk)
     return True
 
@@ -302,13 +306,14 @@ def stripe_customer_delete(*, customer_id: str) -> bool:
     return True
 
 
-def _erase(user: User, *, stripe_ids: list[str]) -> None:
+def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
     """Every personal value of the customer, wherever it is: the named places first, then
     every row of this project's tables that belongs to the customer, then every row of any
     table that still mentions their e-mail address or Stripe ids. The Stripe ids are
-    remembered as digests, for the events Stripe sends after the deletion."""
+    remembered as digests, for the events Stripe sends after the deletion. Returns the
+    values that located the rows (e-mail address, Stripe ids)."""
+    stripe_ids = _stripe_ids_remember(user, stripe_ids)
     needles = erasure.needles_for(user, stripe_ids=stripe_ids)
-    _stripe_ids_remember(user, stripe_ids)
     logged = _admin_log_targets(user)
     _user_anonymise(user)
     EmailAddress.objects.filter(user=user).delete()
@@ -352,6 +357,15 @@ def _erase(user: User, *, stripe_ids: list[str]) -> None:
         # log) that mention the customer are about the customer: scrubbed whole. Another
         # customer's rows of this project only lose the deleted customer's values.
         _rows_scrub(model, rows, pattern, done, free_text=not _is_project_model(model))
+    return needles.locators
+
+
+def _stripe_rows_rescan(locators: tuple[str, ...]) -> None:
+    for model in apps.get_app_config("djstripe").get_models():
+        rows = erasure.rows_mentioning(model, locators)
+        if rows is not None:
+            with transaction.atomic():
+                _rows_scrub(model, rows, erasure.NOTHING, set(), free_text=True)
 
 
 def _is_project_model(model: type[models.Model]) -> bool:
@@ -364,7 +378,7 @@ def invoice_buyer_pseudonym(user: User) -> dict[str, Any]:
     return {"deleted": True, "pseudonym": f"C-{user.pk:06d}", "country": user.country}
 
 
-def _stripe_ids_remember(user: User, stripe_ids: list[str]) -> None:
+def _stripe_ids_remember(user: User, stripe_ids: list[str]) -> list[str]:
     """Digests of every Stripe id the account had: its customer and cards, and the payments,
     charges and refunds of its invoices (the ids on the kept invoices stay as they are)."""
     ids = set(stripe_ids)
@@ -377,11 +391,19 @@ def _stripe_ids_remember(user: User, stripe_ids: list[str]) -> None:
         ids.update((charge, intent))
     refunds = apps.get_model("subscriptions", "RefundRequest")
     ids.update(refunds.objects.filter(user=user).values_list("stripe_refund_id", flat=True))
+    customers = [i for i in ids if i.startswith("cus_")]
+    if customers:  # every card the customer ever had, as dj-stripe mirrored it
+        ids.update(
+            StripePaymentMethod.objects.filter(customer_id__in=customers).values_list(
+                "id", flat=True
+            )
+        )
     ids = {i for i in ids if i}
     ErasedStripeId.objects.bulk_create(
         [ErasedStripeId(digest=erasure.stripe_id_digest(i)) for i in sorted(ids)],
         ignore_conflicts=True,
     )
+    return sorted(ids)
 
 
 def stripe_row_scrub(*, obj: models.Model) -> bool:

@@ -28,9 +28,11 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from djstripe.models import Customer as StripeCustomer
-from djstripe.models import WebhookEndpoint
+from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
+from djstripe.models import PaymentMethod as StripePaymentMethod
 
 from accounts.models import User
+from privacy import erasure, services
 from subscriptions.models import BillingAccount
 from tests.factories import UserFactory
 from tests.privacy.conftest import PERSONAL, reauthenticate
@@ -394,7 +396,14 @@ def test_stripe_events_about_the_erased_customer_that_arrive_afterwards_store_no
     person, other = two_customers
     billing = BillingAccount.objects.get(user=person)
     customer_id, payment_method_id = billing.stripe_customer_id, billing.payment_method_id
-    stripe_customer_for(person)
+    stripe_customer = stripe_customer_for(person)
+    old_card_id = "pm_1OldCardReplacedLongAgo"
+    StripePaymentMethod.objects.create(
+        id=old_card_id,
+        livemode=False,
+        customer=stripe_customer,
+        stripe_data={"id": old_card_id, "customer": customer_id, "type": "card"},
+    )
     delete_through_the_page(client, person)
     assert personal_values_left(MARKERS) == set()
     address = {
@@ -424,39 +433,40 @@ def test_stripe_events_about_the_erased_customer_that_arrive_afterwards_store_no
         },
     )
     # The card, detached from the deleted customer, with its billing details.
+    card = {
+        "object": "payment_method",
+        "type": "card",
+        "customer": None,
+        "billing_details": {
+            "email": MARKERS["email"],
+            "name": MARKERS["name"],
+            "address": address,
+            "phone": None,
+        },
+        "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030},
+        "metadata": {},
+        "livemode": False,
+        "created": int(time.time()) - 86400,
+    }
+    # An older card, replaced long ago, that only dj-stripe's mirror still linked to them;
+    # Stripe's event names the card alone.
+    old_card = deliver(client, endpoint, "payment_method.detached", {**card, "id": old_card_id})
     detached = deliver(
         client,
         endpoint,
         "payment_method.detached",
-        {
-            "id": payment_method_id,
-            "object": "payment_method",
-            "type": "card",
-            "customer": None,
-            "billing_details": {
-                "email": MARKERS["email"],
-                "name": MARKERS["name"],
-                "address": address,
-                "phone": None,
-            },
-            "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030},
-            "metadata": {},
-            "livemode": False,
-            "created": int(time.time()) - 86400,
-        },
+        {**card, "id": payment_method_id},
         previous={"customer": customer_id},
     )
 
-    assert (deleted.status_code, detached.status_code) == (200, 200)
+    assert (deleted.status_code, detached.status_code, old_card.status_code) == (200, 200, 200)
     assert sorted(personal_values_left(MARKERS, caplog)) == []
     # The events themselves are kept, valid and processed: what happened, and when.
-    from djstripe.models import Event, WebhookEventTrigger
-
     assert set(Event.objects.values_list("type", flat=True)) >= {
         "customer.deleted",
         "payment_method.detached",
     }
-    assert WebhookEventTrigger.objects.filter(valid=True, processed=True).count() == 2
+    assert WebhookEventTrigger.objects.filter(valid=True, processed=True).count() == 3
     # An event about the other customer is stored as it came.
     response = deliver(
         client,
@@ -477,3 +487,35 @@ def test_stripe_events_about_the_erased_customer_that_arrive_afterwards_store_no
         ("djstripe_event", "data", "email"),
         ("djstripe_webhookeventtrigger", "body", "name"),
     } <= (personal_values_left(OTHER))
+
+
+def test_a_stripe_event_stored_while_the_deletion_runs_is_scrubbed_once_it_is_committed(
+    two_customers, client, mailoutbox, monkeypatch
+):
+    """Another request (a webhook) stores an event while the deletion's transaction runs: it
+    could not see the erased ids yet, and the deletion's own scan had passed its table."""
+    person, _other = two_customers
+    customer_id = BillingAccount.objects.get(user=person).stripe_customer_id
+    body = json.dumps(
+        {"data": {"object": {"customer": customer_id, "name": MARKERS["name"]}}},
+        ensure_ascii=False,
+    )
+    audit = services.audit
+
+    def audit_then_a_webhook_lands(**kwargs):
+        if kwargs.get("kind") == "account_deleted":
+            # As another connection would write it: no signal of ours sees it.
+            WebhookEventTrigger.objects.bulk_create(
+                [WebhookEventTrigger(remote_ip=IP, headers={}, body=body, valid=True)]
+            )
+        return audit(**kwargs)
+
+    monkeypatch.setattr(services, "audit", audit_then_a_webhook_lands)
+
+    delete_through_the_page(client, person)
+
+    trigger = WebhookEventTrigger.objects.get()
+    assert MARKERS["name"] not in trigger.body
+    assert customer_id in trigger.body  # the ids stay: what happened, to which object
+    assert trigger.remote_ip == erasure.NO_IP
+    assert personal_values_left(MARKERS) == set()
