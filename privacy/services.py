@@ -344,6 +344,12 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
         else:
             _owned_rows_erase(model, queryset, pattern, done)
     _admin_log_scrub(logged, pattern, done)
+    _mentions_erase(needles, done)
+    return needles.locators
+
+
+def _mentions_erase(needles: erasure.Needles, done: set[tuple[str, Any]]) -> None:
+    """Rows of any table that mention the customer's e-mail address or Stripe ids."""
     for model in apps.get_models():
         if model is User:
             continue
@@ -356,8 +362,26 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
         # Installed packages' rows (Stripe mirrors and events, webhook bodies, the admin
         # log) that mention the customer are about the customer: scrubbed whole. Another
         # customer's rows of this project only lose the deleted customer's values.
-        _rows_scrub(model, rows, pattern, done, free_text=not _is_project_model(model))
-    return needles.locators
+        free_text = not _is_project_model(model)
+        _rows_scrub(model, rows, needles.pattern, done, free_text=free_text)
+
+
+def account_traces_erase(*, user: User) -> None:
+    """A customer's row is about to be deleted outright (an expired trial's purge, staff in
+    the admin): their own rows go with it, but not what other tables hold about them. Those
+    are erased as for a deletion from the portal, in the same transaction."""
+    if user.email == deleted_email(user):
+        return  # erased already; the shell holds nothing
+    billing = BillingAccount.objects.filter(user=user).first()
+    known = [billing.stripe_customer_id, billing.payment_method_id] if billing else []
+    stripe_ids = _stripe_ids_remember(user, [i for i in known if i])
+    needles = erasure.needles_for(user, stripe_ids=stripe_ids)
+    done: set[tuple[str, Any]] = set()
+    _admin_log_scrub(_admin_log_targets(user), needles.pattern, done)
+    _sessions_delete(user)
+    _mentions_erase(needles, done)
+    locators = needles.locators
+    transaction.on_commit(lambda: _stripe_rows_rescan(locators))
 
 
 def _stripe_rows_rescan(locators: tuple[str, ...]) -> None:

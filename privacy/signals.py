@@ -2,9 +2,10 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Model
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from accounts.models import User
 from privacy import services
 from privacy.models import DataExport
 
@@ -25,3 +26,11 @@ def stripe_row_scrub(sender: Any, instance: Model, **kwargs: Any) -> None:
     deleted account keeps no personal value."""
     if sender._meta.app_label == "djstripe":
         services.stripe_row_scrub(obj=instance)
+
+
+@receiver(pre_delete, sender=User, dispatch_uid="privacy-account-traces-erase")
+def account_traces_erase(sender: Any, instance: User, **kwargs: Any) -> None:
+    """A user row deleted outright (an expired trial's purge, the admin) takes its own rows
+    with it; what other tables hold about them (Stripe's events, the admin log) is erased
+    first."""
+    services.account_traces_erase(user=instance)

@@ -33,7 +33,10 @@ from djstripe.models import PaymentMethod as StripePaymentMethod
 
 from accounts.models import User
 from privacy import erasure, services
-from subscriptions.models import BillingAccount
+from privacy.inventory import is_project_app
+from subscriptions.models import BillingAccount, Subscription, SubscriptionStatus
+from subscriptions.services.billing import billing_run
+from subscriptions.services.trials import trial_start
 from tests.factories import UserFactory
 from tests.privacy.conftest import PERSONAL, reauthenticate
 
@@ -207,9 +210,11 @@ class Filler:
         self.made[model] = obj
         return obj
 
-    def fill(self):
+    def fill(self, *, installed_only=False):
         for model in apps.get_models():
             if model._meta.proxy or not model._meta.managed:
+                continue
+            if installed_only and is_project_app(model._meta.app_config):
                 continue
             self.row(model)
         return self
@@ -519,3 +524,31 @@ def test_a_stripe_event_stored_while_the_deletion_runs_is_scrubbed_once_it_is_co
     assert customer_id in trigger.body  # the ids stay: what happened, to which object
     assert trigger.remote_ip == erasure.NO_IP
     assert personal_values_left(MARKERS) == set()
+
+
+def test_an_expired_trial_purged_by_the_billing_run_leaves_nothing_in_other_tables_either(
+    two_customers, catalog, mailoutbox, caplog
+):
+    """001: the trial's account is deleted outright (its own rows go by cascade); what
+    dj-stripe, the admin log, sessions and allauth hold about the customer goes too."""
+    person, other = two_customers
+    now = timezone.now()
+    sub = trial_start(user=person, plan=catalog["pro"], now=now)
+    # Installed packages' tables only: a row in the portal's own (an invoice) would be
+    # history that keeps the account.
+    Filler(person, MARKERS, stripe_customer_for(person)).fill(installed_only=True)
+    Filler(other, OTHER, stripe_customer_for(other)).fill(installed_only=True)
+    other_before = personal_values_left(OTHER)
+    assert {key for _, _, key in personal_values_left(MARKERS)} == set(MARKERS)
+    billing_run(now=sub.trial_ends_at)
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.EXPIRED
+    caplog.set_level(logging.DEBUG)
+
+    result = billing_run(now=sub.purge_at)
+
+    assert result["purged"] == 1
+    assert not User.objects.filter(pk=person.pk).exists()
+    assert not Subscription.objects.filter(pk=sub.pk).exists()
+    assert sorted(personal_values_left(MARKERS, caplog)) == []
+    assert personal_values_left(OTHER) == other_before
