@@ -7,6 +7,8 @@ Matching respects word boundaries, so another customer's "jo@x.com" inside "bojo
 left alone.
 """
 
+import hashlib
+import ipaddress
 import json
 import re
 from collections.abc import Iterable
@@ -19,6 +21,8 @@ from django.db import models
 from django.db.models import Q, QuerySet
 
 REPLACEMENT = "[deleted]"
+# The pattern of no value: a row scrubbed after the deletion knows no name any more.
+NOTHING = re.compile(r"(?!)")
 MIN_NEEDLE_LENGTH = 3
 # Profile fields that are not personal on their own (and have choices).
 USER_FIELDS_KEPT = ("password", "email", "language", "time_zone", "country")
@@ -51,15 +55,27 @@ PERSONAL_KEYS = frozenset(
         "body",
         "comment",
         "note",
+        "description",
+        "line1",
+        "line2",
+        "state",
+        "receipt_email",
+        "shipping",
+        "remote_ip",
+        "client_ip",
+        "customer_email",
+        "customer_name",
+        "customer_phone",
+        "customer_address",
+        "billing_details",
     }
 )
 # In kept JSON documents of the customer's own rows, a string survives only if it looks like
 # a code, a number or a date ("pro", "2026-000042", "2026-11-16T10:00:00+00:00"): free text
 # (which may hold anything the customer wrote) does not.
 CODE_LIKE = re.compile(r"[\w.:+/-]{0,64}")
-# In the customer's own rows, text fields this long (or longer) hold free text: subjects,
-# reasons, messages. They are emptied whole.
-FREE_TEXT_MIN_LENGTH = 200
+# An address kept in a required IP column once the real one is erased.
+NO_IP = "0.0.0.0"  # noqa: S104  a value stored, not an address bound
 
 
 def user_text_fields(user_model: type[models.Model]) -> list[models.Field]:
@@ -83,7 +99,7 @@ class Needles:
     def pattern(self) -> re.Pattern[str]:
         values = sorted({v for v in self.erasables if len(v) >= MIN_NEEDLE_LENGTH}, key=len)
         if not values:
-            return re.compile(r"(?!)")  # matches nothing
+            return NOTHING
         alternatives = "|".join(re.escape(v) for v in reversed(values))
         return re.compile(rf"(?<![\w.+-])(?:{alternatives})(?![\w-]|\.\w)", re.IGNORECASE)
 
@@ -93,6 +109,40 @@ def needles_for(user: Any, *, stripe_ids: Iterable[str]) -> Needles:
     profile = [str(getattr(user, f.attname) or "").strip() for f in user_text_fields(type(user))]
     locators = [v for v in (email, *stripe_ids) if len(v) >= MIN_NEEDLE_LENGTH]
     return Needles(tuple(locators), tuple(v for v in (email, *profile) if v))
+
+
+def is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+# Stripe object ids ("cus_", "pm_", "pi_", "ch_", "seti_", "re_", ...) inside any text.
+STRIPE_ID = re.compile(r"\b[a-z]{2,6}_[A-Za-z0-9]{8,}\b")
+
+
+def stripe_id_digest(stripe_id: str) -> str:
+    """How a deleted account's Stripe id is remembered: its SHA-256, never the id."""
+    return hashlib.sha256(f"erased-stripe-id:{stripe_id}".encode()).hexdigest()
+
+
+def stripe_ids_in(obj: models.Model) -> set[str]:
+    """The Stripe ids a row mentions, in any of its text and JSON columns (and its own id)."""
+    found: set[str] = set()
+    for field in obj._meta.concrete_fields:
+        value = getattr(obj, field.attname)
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(field, models.JSONField):
+            text = json.dumps(value)
+        elif isinstance(field, models.CharField | models.TextField):
+            text = str(value)
+        else:
+            continue
+        found.update(STRIPE_ID.findall(text))
+    return found
 
 
 def scrub_text(value: str, pattern: re.Pattern[str]) -> str:
@@ -113,18 +163,33 @@ def scrub_json(value: Any, pattern: re.Pattern[str], *, strict: bool) -> Any:
     if isinstance(value, list):
         return [scrub_json(item, pattern, strict=strict) for item in value]
     if isinstance(value, str):
-        if strict and not CODE_LIKE.fullmatch(value):
+        if strict and (not CODE_LIKE.fullmatch(value) or is_ip(value)):
             return REPLACEMENT
         return scrub_text(value, pattern)
     return value
 
 
+def _json_text(value: str) -> Any:
+    """A text column holding a JSON document (a webhook's body, the admin log's change
+    message), or None."""
+    if not value.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        document = json.loads(value)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict | list) else None
+
+
 def scrubbable_fields(model: type[models.Model]) -> list[models.Field]:
-    """Text and JSON fields that may hold personal values; keys, ids and codes are not."""
+    """Text, JSON and IP fields that may hold personal values; keys, ids and codes are not."""
     return [
         f
         for f in model._meta.concrete_fields
-        if isinstance(f, models.CharField | models.TextField | models.JSONField)
+        if isinstance(
+            f,
+            models.CharField | models.TextField | models.JSONField | models.GenericIPAddressField,
+        )
         and not f.primary_key
         and not f.unique
         and not f.choices
@@ -134,7 +199,9 @@ def scrubbable_fields(model: type[models.Model]) -> list[models.Field]:
 def rows_mentioning(model: type[models.Model], locators: Iterable[str]) -> QuerySet[Any] | None:
     """Rows of any table whose text mentions one of the locators (a first, coarse filter in
     the database; `scrub_row` then matches exactly)."""
-    fields = scrubbable_fields(model)
+    fields = [
+        f for f in scrubbable_fields(model) if not isinstance(f, models.GenericIPAddressField)
+    ]
     terms: set[str] = set()
     for locator in locators:
         terms.add(locator)
@@ -151,19 +218,30 @@ def scrub_row(
     *,
     free_text: bool,
 ) -> dict[str, Any]:
-    """The changed values of one row. With `free_text` (the customer's own rows), free text
-    is emptied whole and JSON documents keep only codes, numbers and dates."""
+    """The changed values of one row. With `free_text` (the customer's own rows, and the rows
+    of installed packages that mention them: Stripe mirrors and events, webhook bodies, the
+    admin log), free text is emptied whole, IP addresses are erased, and JSON documents (in a
+    JSON column or in a text column) keep only codes, numbers and dates."""
     changes: dict[str, Any] = {}
     for field in scrubbable_fields(type(obj)):
         value = getattr(obj, field.attname)
         if value in (None, "", [], {}):
             continue
-        if isinstance(field, models.JSONField):
+        if isinstance(field, models.GenericIPAddressField):
+            if not free_text:
+                continue
+            new = None if field.null else NO_IP
+        elif isinstance(field, models.JSONField):
             new = scrub_json(value, pattern, strict=free_text)
+        elif free_text and (document := _json_text(str(value))) is not None:
+            new = json.dumps(scrub_json(document, pattern, strict=True), ensure_ascii=False)
         elif free_text and (
-            isinstance(field, models.TextField) or (field.max_length or 0) >= FREE_TEXT_MIN_LENGTH
+            isinstance(field, models.TextField)
+            or field.name.lower() in PERSONAL_KEYS
+            or not CODE_LIKE.fullmatch(str(value))
+            or is_ip(str(value))
         ):
-            new = ""
+            new = ""  # free text, or a personal value: a code, a status, an id stays
         else:
             new = scrub_text(str(value), pattern)
             if field.max_length and len(new) > field.max_length:

@@ -73,3 +73,19 @@ class DataExport(models.Model):
     @property
     def download_name(self) -> str:
         return f"data-export-{timezone.localtime(self.created_at):%Y-%m-%d}.zip"
+
+
+class ErasedStripeId(models.Model):
+    """A Stripe id (customer, card, payment) of a deleted account, kept as a digest only: a
+    Stripe event about it that arrives after the deletion (`customer.deleted`,
+    `payment_method.detached`, `charge.refunded`) is stored without its personal values."""
+
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    erased_at = models.DateTimeField(_("erased"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("erased Stripe id")
+        verbose_name_plural = _("erased Stripe ids")
+
+    def __str__(self) -> str:
+        return self.digest[:12]

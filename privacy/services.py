@@ -24,15 +24,19 @@ from allauth.account.models import EmailAddress
 from celery import current_app
 from django.apps import apps
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.core.files import File
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
+from djstripe.models import PaymentMethod as StripePaymentMethod
 
 from accounts.models import User
 from portal.locks import lock_pk
 from privacy import erasure, inventory
-from privacy.models import PENDING_STATUSES, DataExport, ExportStatus
+from privacy.models import PENDING_STATUSES, DataExport, ErasedStripeId, ExportStatus
 from subscriptions import emails
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import BillingAccount, Invoice, PaymentAttempt
@@ -277,7 +281,7 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
             tz=user.time_zone,
         )
         to = user.email
-        _erase(user, stripe_ids=[i for i in stripe_ids if i])
+        locators = _erase(user, stripe_ids=[i for i in stripe_ids if i])
         audit(
             user=user,
             actor=actor,
@@ -289,6 +293,9 @@ def account_delete(*, user: User, actor: User | None, now: datetime) -> bool:
         transaction.on_commit(lambda: emails.email_send_queue(to=to, message=message))
         if not stripe_deleted:
             transaction.on_commit(lambda: _stripe_customer_delete_later(customer_id))
+        # A Stripe event stored by another request while this one ran did not see the
+        # digests yet: the Stripe tables are read once more when they are visible.
+        transaction.on_commit(lambda: _stripe_rows_rescan(locators))
     logger.info("deleted the account of customer %s", user.pk)
     return True
 
@@ -309,11 +316,15 @@ def stripe_customer_delete(*, customer_id: str) -> bool:
     return True
 
 
-def _erase(user: User, *, stripe_ids: list[str]) -> None:
+def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
     """Every personal value of the customer, wherever it is: the named places first, then
     every row of this project's tables that belongs to the customer, then every row of any
-    table that still mentions their e-mail address or Stripe ids."""
+    table that still mentions their e-mail address or Stripe ids. The Stripe ids are
+    remembered as digests, for the events Stripe sends after the deletion. Returns the
+    values that located the rows (e-mail address, Stripe ids)."""
+    stripe_ids = _stripe_ids_remember(user, stripe_ids)
     needles = erasure.needles_for(user, stripe_ids=stripe_ids)
+    logged = _admin_log_targets(user)
     _user_anonymise(user)
     EmailAddress.objects.filter(user=user).delete()
     _mfa_delete(user)
@@ -327,22 +338,149 @@ def _erase(user: User, *, stripe_ids: list[str]) -> None:
         card_exp_year=None,
         card_fingerprint="",
     )
-    Invoice.objects.filter(user=user).update(buyer={"deleted": True})
+    Invoice.objects.filter(user=user).update(buyer=invoice_buyer_pseudonym(user))
     PaymentAttempt.objects.filter(invoice__user=user).update(client_secret="")
     pattern = needles.pattern
     done: set[tuple[str, Any]] = set()
     for model in inventory.project_models():
-        if model is User or inventory.label(model) in RETAINED_MODELS:
+        if model is User:
             continue
         queryset = inventory.owned(model, user)
-        if queryset is not None:
+        if queryset is None:
+            continue
+        if inventory.label(model) in RETAINED_MODELS:
+            # As issued, but no name or address of the buyer anywhere else in them.
+            _rows_scrub(model, queryset, pattern, done, free_text=False)
+        else:
             _owned_rows_erase(model, queryset, pattern, done)
+    _admin_log_scrub(logged, pattern, done)
+    _mentions_erase(needles, done)
+    return needles.locators
+
+
+def _mentions_erase(needles: erasure.Needles, done: set[tuple[str, Any]]) -> None:
+    """Rows of any table that mention the customer's e-mail address or Stripe ids."""
     for model in apps.get_models():
-        if model is User or inventory.label(model) in RETAINED_MODELS:
+        if model is User:
             continue
         rows = erasure.rows_mentioning(model, needles.locators)
+        if rows is None:
+            continue
+        if model is Session:
+            rows.delete()  # a session that names the customer is theirs
+            continue
+        # Installed packages' rows (Stripe mirrors and events, webhook bodies, the admin
+        # log) that mention the customer are about the customer: scrubbed whole. Another
+        # customer's rows of this project only lose the deleted customer's values.
+        free_text = not _is_project_model(model)
+        _rows_scrub(model, rows, needles.pattern, done, free_text=free_text)
+
+
+def account_traces_erase(*, user: User) -> None:
+    """A customer's row is about to be deleted outright (an expired trial's purge, staff in
+    the admin): their own rows go with it, but not what other tables hold about them. Those
+    are erased as for a deletion from the portal, in the same transaction."""
+    if user.email == deleted_email(user):
+        return  # erased already; the shell holds nothing
+    billing = BillingAccount.objects.filter(user=user).first()
+    known = [billing.stripe_customer_id, billing.payment_method_id] if billing else []
+    stripe_ids = _stripe_ids_remember(user, [i for i in known if i])
+    needles = erasure.needles_for(user, stripe_ids=stripe_ids)
+    done: set[tuple[str, Any]] = set()
+    _admin_log_scrub(_admin_log_targets(user), needles.pattern, done)
+    _sessions_delete(user)
+    _mentions_erase(needles, done)
+    locators = needles.locators
+    transaction.on_commit(lambda: _stripe_rows_rescan(locators))
+
+
+def _stripe_rows_rescan(locators: tuple[str, ...]) -> None:
+    for model in apps.get_app_config("djstripe").get_models():
+        rows = erasure.rows_mentioning(model, locators)
         if rows is not None:
-            _rows_scrub(model, rows, pattern, done, free_text=False)
+            with transaction.atomic():
+                _rows_scrub(model, rows, erasure.NOTHING, set(), free_text=True)
+
+
+def _is_project_model(model: type[models.Model]) -> bool:
+    return inventory.is_project_app(model._meta.app_config)
+
+
+def invoice_buyer_pseudonym(user: User) -> dict[str, Any]:
+    """What a kept invoice says of a deleted buyer: a pseudonym, and the country that
+    decided its tax (legal retention)."""
+    return {"deleted": True, "pseudonym": f"C-{user.pk:06d}", "country": user.country}
+
+
+def _stripe_ids_remember(user: User, stripe_ids: list[str]) -> list[str]:
+    """Digests of every Stripe id the account had: its customer and cards, and the payments,
+    charges and refunds of its invoices (the ids on the kept invoices stay as they are)."""
+    ids = set(stripe_ids)
+    attempts = PaymentAttempt.objects.filter(invoice__user=user)
+    ids.update(attempts.values_list("payment_intent_id", flat=True))
+    ids.update(attempts.values_list("payment_method_id", flat=True))
+    for charge, intent in Invoice.objects.filter(user=user).values_list(
+        "stripe_charge_id", "stripe_payment_intent_id"
+    ):
+        ids.update((charge, intent))
+    refunds = apps.get_model("subscriptions", "RefundRequest")
+    ids.update(refunds.objects.filter(user=user).values_list("stripe_refund_id", flat=True))
+    customers = [i for i in ids if i.startswith("cus_")]
+    if customers:  # every card the customer ever had, as dj-stripe mirrored it
+        ids.update(
+            StripePaymentMethod.objects.filter(customer_id__in=customers).values_list(
+                "id", flat=True
+            )
+        )
+    ids = {i for i in ids if i}
+    ErasedStripeId.objects.bulk_create(
+        [ErasedStripeId(digest=erasure.stripe_id_digest(i)) for i in sorted(ids)],
+        ignore_conflicts=True,
+    )
+    return sorted(ids)
+
+
+def stripe_row_scrub(*, obj: models.Model) -> bool:
+    """A row of dj-stripe just saved (a webhook's body, an event, a mirrored object): if it
+    mentions a deleted account's Stripe id, its personal values are erased at once. This is
+    how `customer.deleted` or `payment_method.detached`, sent by Stripe after the deletion,
+    are stored without the e-mail, name or address they carry. Returns whether it did."""
+    ids = erasure.stripe_ids_in(obj)
+    if not ids:
+        return False
+    digests = [erasure.stripe_id_digest(i) for i in ids]
+    if not ErasedStripeId.objects.filter(digest__in=digests).exists():
+        return False
+    changes = erasure.scrub_row(obj, erasure.NOTHING, free_text=True)
+    if changes:
+        # update(), not save(): the row in the database changes, the object being processed
+        # (the event in dj-stripe's hands) does not, and no signal fires again.
+        type(obj)._default_manager.filter(pk=obj.pk).update(**changes)
+    return True
+
+
+def _admin_log_targets(user: User) -> dict[int, set[str]]:
+    """The customer's rows the admin log may name ("#23 Facture de <name>"), by content
+    type: read before the rows are erased or deleted."""
+    targets: dict[int, set[str]] = {}
+    models_: list[type[models.Model]] = [User, *inventory.project_models()]
+    for model in models_:
+        queryset = inventory.owned(model, user)
+        if queryset is None:
+            continue
+        pks = {str(pk) for pk in queryset.values_list("pk", flat=True)}
+        if pks:
+            content_type = ContentType.objects.get_for_model(model)
+            targets.setdefault(content_type.pk, set()).update(pks)
+    return targets
+
+
+def _admin_log_scrub(
+    targets: dict[int, set[str]], pattern: re.Pattern[str], done: set[tuple[str, Any]]
+) -> None:
+    for content_type_id, pks in targets.items():
+        entries = LogEntry.objects.filter(content_type_id=content_type_id, object_id__in=pks)
+        _rows_scrub(LogEntry, entries, pattern, done, free_text=True)
 
 
 def _user_anonymise(user: User) -> None:
@@ -371,8 +509,6 @@ def _sessions_delete(user: User) -> None:
         "django.contrib.sessions.backends.cached_db",
     ):
         return
-    from django.contrib.sessions.models import Session
-
     store = import_module(settings.SESSION_ENGINE).SessionStore
     pk = str(user.pk)
     for session in Session.objects.iterator():

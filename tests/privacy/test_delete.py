@@ -15,6 +15,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.db import models
+from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from djstripe.models import WebhookEventTrigger
 
@@ -22,6 +23,7 @@ from accounts.models import User
 from privacy import services
 from privacy.admin import account_delete_action
 from privacy.models import DataExport
+from subscriptions import invoices as invoice_documents
 from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
     AuditEvent,
@@ -212,8 +214,18 @@ def test_deletion_erases_every_personal_value_keeps_invoices_and_deletes_the_str
     # Invoices stay with their numbers and amounts, without the buyer.
     kept = Invoice.objects.filter(user=person)
     assert list(kept.values_list("number", "total", "tax")) == invoices
-    assert all(invoice.buyer == {"deleted": True} for invoice in kept)
+    pseudonym = {"deleted": True, "pseudonym": f"C-{person.pk:06d}", "country": "FR"}
+    assert all(invoice.buyer == pseudonym for invoice in kept)
     assert all(invoice.seller["name"] for invoice in kept)
+    # The kept invoice names the buyer by the pseudonym only, in the reader's language.
+    with translation.override("fr"):
+        document = render_to_string(
+            invoice_documents.DOCUMENT_TEMPLATE, invoice_documents.invoice_context(kept[0])
+        )
+    assert f"Client supprimé C-{person.pk:06d}" in document
+    assert PERSONAL["name"] not in document
+    assert PERSONAL["city"] not in document
+    assert kept[0].number in document
 
     # The card and Stripe ids are gone here, and the customer is gone at Stripe.
     billing.refresh_from_db()
