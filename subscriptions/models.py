@@ -465,8 +465,11 @@ class PaymentAttempt(models.Model):
 def decline_reason(code: str) -> str:
     """A Stripe decline or error code as the portal says it; never Stripe's English text.
 
-    Codes Stripe asks not to reveal (lost, stolen, fraudulent...) read as a plain decline.
+    Codes Stripe asks not to reveal (lost, stolen, fraudulent...) read as a plain decline;
+    no code, no reason.
     """
+    if not code:
+        return ""
     return str(DECLINE_REASONS.get(code, DECLINE_REASONS["card_declined"]))
 
 

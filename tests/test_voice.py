@@ -93,13 +93,14 @@ def test_allauth_speaks_in_the_portal_voice_in_both_languages():
         (
             "en",
             "Confirm your e-mail address",
-            "Please confirm that this e-mail address is yours, for your",
+            "Please confirm that this e-mail address is yours, for your e-confiance SAS account on",
             ["register an account", "Thank you for using", "Email"],
         ),
         (
             "fr",
             "Confirmez votre adresse e-mail",
-            "Confirmez que cette adresse e-mail est bien la vôtre, pour votre compte",
+            "Confirmez que cette adresse e-mail est bien la vôtre, pour votre compte "
+            "e-confiance SAS sur",
             ["se connecter à son compte", "Merci d'utiliser", "'"],
         ),
     ],
