@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -552,3 +554,34 @@ def test_an_expired_trial_purged_by_the_billing_run_leaves_nothing_in_other_tabl
     assert not Subscription.objects.filter(pk=sub.pk).exists()
     assert sorted(personal_values_left(MARKERS, caplog)) == []
     assert personal_values_left(OTHER) == other_before
+
+
+def test_the_admin_log_forgets_the_name_in_entries_about_the_customers_rows(
+    two_customers, client, mailoutbox, support_ticket
+):
+    """Issue 13: `django_admin_log.object_repr` kept "#23 Facture de <name>", with no e-mail
+    address to find it by: entries are found by the object they are about."""
+    person, other = two_customers
+    staff = UserFactory(is_staff=True)
+    mine = support_ticket(person, body="Bonjour")
+    theirs = support_ticket(other, body="Bonjour")
+    entries = {}
+    for owner, ticket in ((person, mine), (other, theirs)):
+        entries[owner.pk] = LogEntry.objects.create(
+            user=staff,
+            content_type=ContentType.objects.get_for_model(ticket),
+            object_id=str(ticket.pk),
+            object_repr=f"#{ticket.pk} {ticket.subject}",
+            action_flag=CHANGE,
+            change_message=json.dumps([{"changed": {"fields": ["Status"]}}]),
+        )
+    assert PERSONAL["name"] in entries[person.pk].object_repr
+
+    delete_through_the_page(client, person)
+
+    erased = LogEntry.objects.get(pk=entries[person.pk].pk)
+    assert erased.object_repr == ""
+    assert json.loads(erased.change_message) == [{"changed": {"fields": ["Status"]}}]
+    assert (erased.user, erased.action_flag) == (staff, CHANGE)  # who did what, and when
+    kept = LogEntry.objects.get(pk=entries[other.pk].pk)
+    assert kept.object_repr == f"#{theirs.pk} Facture de {OTHER['name']}"
