@@ -8,14 +8,63 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import PROFILE_FIELDS, TIMEZONE_CHOICES, User
+from accounts.models import COUNTRY_CHOICES, PROFILE_FIELDS, TIMEZONE_CHOICES, User
+from subscriptions.taxes import VatNumberError, vat_number_clean
+
+COUNTRY_HELP = _(
+    "Your country sets the tax on your invoices and the public holidays left out "
+    "when counting business days (for example in refund deadlines)."
+)
+BUSINESS_LABEL = _("I buy as a business")
+VAT_NUMBER_HELP = _(
+    "Optional. An EU business with a valid VAT number is invoiced without VAT (reverse "
+    "charge). We check its format and check digits."
+)
+
+
+def tax_profile_clean(form: forms.BaseForm, cleaned: dict[str, object]) -> None:
+    """Country, business, VAT number: the VAT number belongs to a business of that country
+    (python-stdnum, offline), stored in its compact form."""
+    number = str(cleaned.get("vat_number") or "")
+    country = str(cleaned.get("country") or "")
+    if not number or not country:
+        return
+    if not cleaned.get("is_business"):
+        form.add_error(
+            "vat_number",
+            _("Only a business has a VAT number: tick “I buy as a business” or leave it empty."),
+        )
+        return
+    try:
+        cleaned["vat_number"] = vat_number_clean(number, country=country)
+    except VatNumberError as exc:
+        form.add_error("vat_number", exc.message)
 
 
 class SignupForm(AllauthSignupForm):
     name = forms.CharField(label=_("Full name"), max_length=150)
     company = forms.CharField(label=_("Company"), max_length=150, required=False)
+    country = forms.ChoiceField(label=_("Country"), choices=COUNTRY_CHOICES, help_text=COUNTRY_HELP)
+    is_business = forms.BooleanField(label=BUSINESS_LABEL, required=False, initial=True)
+    vat_number = forms.CharField(
+        label=_("VAT number"), max_length=20, required=False, help_text=VAT_NUMBER_HELP
+    )
 
-    field_order = ["name", "company", "email", "password1", "password2"]
+    field_order = [
+        "name",
+        "company",
+        "country",
+        "is_business",
+        "vat_number",
+        "email",
+        "password1",
+        "password2",
+    ]
+
+    def clean(self) -> dict[str, object]:
+        cleaned: dict[str, object] = super().clean()
+        tax_profile_clean(self, cleaned)
+        return cleaned
 
 
 def single_line(value: str) -> None:
@@ -45,14 +94,13 @@ class ProfileForm(forms.ModelForm):
             "name": _("Full name"),
             "address_line1": _("Address"),
             "address_line2": _("Address (continued)"),
+            "is_business": BUSINESS_LABEL,
         }
         help_texts = {
             "company": _("Optional. Printed on your invoices."),
             "address_line1": _("Optional. Your billing address, printed on your invoices."),
-            "country": _(
-                "Your country sets the tax on your invoices and the public holidays left out "
-                "when counting business days (for example in refund deadlines)."
-            ),
+            "country": COUNTRY_HELP,
+            "vat_number": VAT_NUMBER_HELP,
             "time_zone": _("Dates and deadlines are shown and counted in this time zone."),
             "language": _("The language of your pages and of the e-mails we send you."),
         }
@@ -77,3 +125,8 @@ class ProfileForm(forms.ModelForm):
         ]
         for name in ("name", "company", "address_line1", "address_line2", "postal_code", "city"):
             self.fields[name].validators.append(single_line)
+
+    def clean(self) -> dict[str, object]:
+        cleaned: dict[str, object] = super().clean() or {}
+        tax_profile_clean(self, cleaned)
+        return cleaned
