@@ -120,7 +120,7 @@ def tax_mention(treatment: TaxTreatment, language: str) -> str:
         return ""
 
 
-def tax_summary(treatment: TaxTreatment, language: str) -> str:
+def tax_summary(treatment: TaxTreatment, language: str, *, is_business: bool = True) -> str:
     """One sentence: how the customer is taxed, and why."""
     with translation.override(language):
         if treatment.regime == "reverse_charge":
@@ -133,7 +133,7 @@ def tax_summary(treatment: TaxTreatment, language: str) -> str:
                 "No VAT is charged: your country is outside the scope of French VAT "
                 "(outside the European Union)."
             )
-        if treatment.country != "FR":
+        if treatment.country != "FR" and is_business:
             return _(
                 "French VAT at %(rate)s is charged: give the VAT number of your business in "
                 "your profile to be invoiced without VAT (reverse charge)."

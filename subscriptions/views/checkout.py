@@ -71,7 +71,7 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
         "quote": quote,
         "tax_rate": wording.tax_rate(treatment, language),
         "tax_mention": wording.tax_mention(treatment, language),
-        "tax_summary": wording.tax_summary(treatment, language),
+        "tax_summary": wording.tax_summary(treatment, language, is_business=user.is_business),
         "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),
     }
     return _card_page(request, "subscriptions/subscribe.html", context, error=error)

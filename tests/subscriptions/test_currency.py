@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from subscriptions.models import Invoice, Price, Subscription
+from subscriptions.money import format_money
 from subscriptions.services.checkout import subscribe
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.invoices import invoice_amounts
@@ -172,3 +173,57 @@ def test_another_customers_tax_profile_is_not_used(catalog):
     pro = price("pro", "month")
     assert invoice_amounts(pro, german) == (4900, 0, 4900)
     assert invoice_amounts(pro, french) == (4900, 980, 5880)
+
+
+COUNTRY_OF = {"EUR": "FR", "USD": "US", "GBP": "GB"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("currency", ["EUR", "USD", "GBP"])
+def test_pricing_subscribe_change_and_refund_pages_in_each_currency_and_language(
+    client, customer, catalog, add_card, django_assert_max_num_queries, currency, language
+):
+    """Every amount on the way is in the subscription's currency, written by Babel in the
+    page's language, and taxed as the customer is (French VAT in France, none abroad)."""
+    customer.country = COUNTRY_OF[currency]
+    customer.language = language
+    customer.save(update_fields=["country", "language"])
+    client.force_login(customer)
+    pro, premium = price("pro", "month", currency), price("premium", "month", currency)
+    taxed = currency == "EUR"
+    total = pro.amount * 12 // 10 if taxed else pro.amount
+
+    def money(amount):
+        return format_money(amount, currency, language)
+
+    with django_assert_max_num_queries(20):
+        pricing = client.get(f"/{language}/").content.decode()
+    assert money(pro.amount) in pricing
+
+    with django_assert_max_num_queries(25):
+        page = client.get(f"/{language}/account/subscribe/{pro.pk}/").content.decode()
+    assert money(total) in page
+    assert money(pro.amount) in page
+
+    add_card(customer)
+    subscribe(user=customer, price=pro, now=timezone.now())
+    invoice = Invoice.objects.get(user=customer)
+    assert (invoice.currency, invoice.total) == (currency, total)
+
+    with django_assert_max_num_queries(25):
+        detail = client.get(f"/{language}/account/subscription/").content.decode()
+    assert money(premium.amount) in detail
+    assert all(other not in detail for other in ("€", "$", "£") if other not in money(0))
+
+    with django_assert_max_num_queries(25):
+        change = client.get(f"/{language}/account/subscription/change/{premium.pk}/")
+    assert change.status_code == 200
+    premium_total = premium.amount * 12 // 10 if taxed else premium.amount
+    assert money(premium_total) in change.content.decode()
+
+    with django_assert_max_num_queries(25):
+        refund = client.get(f"/{language}/account/invoices/{invoice.number}/refund/")
+    assert refund.status_code == 200
+    # The guarantee refunds the price before tax (002: taxes are never refunded).
+    assert money(pro.amount) in refund.content.decode()

@@ -161,6 +161,11 @@ def test_the_page_words_each_rule_in_both_languages():
     assert "hors du champ de la TVA française" in wording.tax_mention(outside, "fr")
     assert wording.tax_mention(french, "fr") == ""
     assert wording.tax_rate(french, "fr") == "20\xa0%"
+    belgian = policy.TaxTreatment("fr_vat", 2000, "BE", oss_rate_missing=True)
+    assert "VAT number of your business" in wording.tax_summary(belgian, "en")
+    assert wording.tax_summary(belgian, "en", is_business=False) == (
+        "French VAT at 20% is charged."
+    )
     assert wording.tax_rate(french, "en") == "20%"
 
 
