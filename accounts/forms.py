@@ -44,7 +44,11 @@ def tax_profile_clean(form: forms.BaseForm, cleaned: dict[str, object]) -> None:
 class SignupForm(AllauthSignupForm):
     name = forms.CharField(label=_("Full name"), max_length=150)
     company = forms.CharField(label=_("Company"), max_length=150, required=False)
-    country = forms.ChoiceField(label=_("Country"), choices=COUNTRY_CHOICES, help_text=COUNTRY_HELP)
+    # Not required: the list has no empty choice, so a browser always sends one (France
+    # first); a client that sends none keeps the model's default.
+    country = forms.ChoiceField(
+        label=_("Country"), choices=COUNTRY_CHOICES, required=False, help_text=COUNTRY_HELP
+    )
     is_business = forms.BooleanField(label=BUSINESS_LABEL, required=False, initial=True)
     vat_number = forms.CharField(
         label=_("VAT number"), max_length=20, required=False, help_text=VAT_NUMBER_HELP
@@ -63,6 +67,7 @@ class SignupForm(AllauthSignupForm):
 
     def clean(self) -> dict[str, object]:
         cleaned: dict[str, object] = super().clean()
+        cleaned["country"] = cleaned.get("country") or User._meta.get_field("country").default
         tax_profile_clean(self, cleaned)
         return cleaned
 

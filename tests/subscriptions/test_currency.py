@@ -227,3 +227,13 @@ def test_pricing_subscribe_change_and_refund_pages_in_each_currency_and_language
     assert refund.status_code == 200
     # The guarantee refunds the price before tax (002: taxes are never refunded).
     assert money(pro.amount) in refund.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_sign_up_without_a_country_is_french_and_its_vat_number_checked_as_such(client):
+    response = _signup(client, country="", vat_number="DE136695976")
+    assert response.status_code == 200
+    assert "not from the country of your address (FR…)" in response.content.decode()
+    assert _signup(client, country="", vat_number="FR40303265045").status_code == 302
+    user = User.objects.get(email="oliver@example.co.uk")
+    assert (user.country, user.vat_number) == ("FR", "FR40303265045")
