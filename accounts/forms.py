@@ -119,6 +119,11 @@ class ProfileForm(forms.ModelForm):
             "country": forms.Select(attrs={"autocomplete": "country"}),
         }
 
+    def clean(self) -> dict[str, object]:
+        cleaned: dict[str, object] = super().clean() or {}
+        tax_profile_clean(self, cleaned)
+        return cleaned
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # Optional in the model (staff accounts, sign-up), required of customers: invoices
@@ -130,8 +135,3 @@ class ProfileForm(forms.ModelForm):
         ]
         for name in ("name", "company", "address_line1", "address_line2", "postal_code", "city"):
             self.fields[name].validators.append(single_line)
-
-    def clean(self) -> dict[str, object]:
-        cleaned: dict[str, object] = super().clean() or {}
-        tax_profile_clean(self, cleaned)
-        return cleaned
