@@ -16,6 +16,10 @@ class AccountAdapter(DefaultAccountAdapter):
         user = super().save_user(request, user, form, commit=False)
         user.name = form.cleaned_data.get("name", "")
         user.company = form.cleaned_data.get("company", "")
+        # Tax follows the customer (subscriptions.tax_rules): asked at sign-up.
+        user.country = form.cleaned_data.get("country") or user.country
+        user.is_business = bool(form.cleaned_data.get("is_business", user.is_business))
+        user.vat_number = form.cleaned_data.get("vat_number", "")
         user.language = translation.get_language() or user.language
         if commit:
             user.save()

@@ -12,8 +12,38 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import PROFILE_FIELDS, TIMEZONE_CHOICES, User
+from accounts.models import COUNTRY_CHOICES, PROFILE_FIELDS, TIMEZONE_CHOICES, User
 from accounts.validators import single_line
+from subscriptions.taxes import VatNumberError, vat_number_clean
+
+COUNTRY_HELP = _(
+    "Your country sets the tax on your invoices and the public holidays left out "
+    "when counting business days (for example in refund deadlines)."
+)
+BUSINESS_LABEL = _("I buy as a business")
+VAT_NUMBER_HELP = _(
+    "Optional. An EU business with a valid VAT number is invoiced without VAT (reverse "
+    "charge). We check its format and check digits."
+)
+
+
+def tax_profile_clean(form: forms.BaseForm, cleaned: dict[str, object]) -> None:
+    """Country, business, VAT number: the VAT number belongs to a business of that country
+    (python-stdnum, offline), stored in its compact form."""
+    number = str(cleaned.get("vat_number") or "")
+    country = str(cleaned.get("country") or "")
+    if not number or not country:
+        return
+    if not cleaned.get("is_business"):
+        form.add_error(
+            "vat_number",
+            _("Only a business has a VAT number: tick “I buy as a business” or leave it empty."),
+        )
+        return
+    try:
+        cleaned["vat_number"] = vat_number_clean(number, country=country)
+    except VatNumberError as exc:
+        form.add_error("vat_number", exc.message)
 
 
 class SignupForm(AllauthSignupForm):
@@ -22,8 +52,32 @@ class SignupForm(AllauthSignupForm):
     company = forms.CharField(
         label=_("Company"), max_length=150, required=False, validators=[single_line]
     )
+    # Not required: the list has no empty choice, so a browser always sends one (France
+    # first); a client that sends none keeps the model's default.
+    country = forms.ChoiceField(
+        label=_("Country"), choices=COUNTRY_CHOICES, required=False, help_text=COUNTRY_HELP
+    )
+    is_business = forms.BooleanField(label=BUSINESS_LABEL, required=False, initial=True)
+    vat_number = forms.CharField(
+        label=_("VAT number"), max_length=20, required=False, help_text=VAT_NUMBER_HELP
+    )
 
-    field_order = ["name", "company", "email", "password1", "password2"]
+    field_order = [
+        "name",
+        "company",
+        "country",
+        "is_business",
+        "vat_number",
+        "email",
+        "password1",
+        "password2",
+    ]
+
+    def clean(self) -> dict[str, object]:
+        cleaned: dict[str, object] = super().clean()
+        cleaned["country"] = cleaned.get("country") or User._meta.get_field("country").default
+        tax_profile_clean(self, cleaned)
+        return cleaned
 
 
 def _language_choices() -> list[tuple[str, str]]:
@@ -42,14 +96,13 @@ class ProfileForm(forms.ModelForm):
             "name": _("Full name"),
             "address_line1": _("Address"),
             "address_line2": _("Address (continued)"),
+            "is_business": BUSINESS_LABEL,
         }
         help_texts = {
             "company": _("Optional. Printed on your invoices."),
             "address_line1": _("Optional. Your billing address, printed on your invoices."),
-            "country": _(
-                "Your country sets the tax on your invoices and the public holidays left out "
-                "when counting business days (for example in refund deadlines)."
-            ),
+            "country": COUNTRY_HELP,
+            "vat_number": VAT_NUMBER_HELP,
             "time_zone": _("Dates and deadlines are shown and counted in this time zone."),
             "language": _("The language of your pages and of the e-mails we send you."),
         }
@@ -62,6 +115,11 @@ class ProfileForm(forms.ModelForm):
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
             "country": forms.Select(attrs={"autocomplete": "country"}),
         }
+
+    def clean(self) -> dict[str, object]:
+        cleaned: dict[str, object] = super().clean() or {}
+        tax_profile_clean(self, cleaned)
+        return cleaned
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

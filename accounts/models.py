@@ -32,6 +32,8 @@ PROFILE_FIELDS = (
     "postal_code",
     "city",
     "country",
+    "is_business",
+    "vat_number",
     "time_zone",
     "language",
 )

@@ -556,7 +556,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admi
         return format_html(
             "{} · {} · {} → {}",
             sub.plan,
-            _money(price.total_amount, price.currency) if price else "—",
+            _money(sub.price_total or 0, price.currency) if price else "—",
             sub.current_period_start.date() if sub.current_period_start else "—",
             sub.current_period_end.date() if sub.current_period_end else "—",
         )

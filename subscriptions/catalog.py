@@ -77,7 +77,9 @@ def seed(plan_model: Any, price_model: Any) -> tuple[int, int]:
                     interval=interval,
                     currency=currency,
                     defaults={
+                        # Before tax: the customer's VAT is added at billing (tax_rules).
                         "amount": amount,
+                        "tax_behavior": "exclusive",
                         "commitment_months": commitment,
                         "guarantee_days": 0 if commitment else 14,
                     },

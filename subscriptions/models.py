@@ -3,7 +3,8 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import money
+from subscriptions import money, policy
+from subscriptions.taxes import customer_tax
 
 
 class Feature(models.TextChoices):
@@ -79,15 +80,18 @@ class Price(models.Model):
     interval = models.CharField(_("billing interval"), max_length=5, choices=Interval.choices)
     commitment_months = models.PositiveSmallIntegerField(_("commitment (months)"), default=0)
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    # Stored before tax (exclusive): the tax follows the customer (subscriptions.taxes), so
+    # the rate is not a field of the price. An inclusive price keeps its amount as the total.
     amount = models.PositiveIntegerField(_("amount (minor units)"))
     tax_behavior = models.CharField(
         _("tax behaviour"),
         max_length=9,
         choices=TaxBehavior.choices,
         default=TaxBehavior.EXCLUSIVE,
-    )
-    tax_rate_bps = models.PositiveIntegerField(
-        _("tax rate (basis points)"), default=2000, help_text=_("2000 = 20 %")
+        help_text=_(
+            "Tax added to the price: the amount is before tax. Tax included: the amount is "
+            "what every customer pays, whatever their tax."
+        ),
     )
     guarantee_days = models.PositiveSmallIntegerField(
         _("money-back guarantee (days)"), default=14, help_text=_("0 disables the guarantee.")
@@ -122,19 +126,14 @@ class Price(models.Model):
         return money.format_money(self.amount, self.currency, translation.get_language() or "fr")
 
     @property
-    def tax_amount(self) -> int:
-        """Tax in minor units: added on top (exclusive) or contained in the amount (inclusive)."""
-        if self.tax_behavior == TaxBehavior.EXCLUSIVE:
-            return (self.amount * self.tax_rate_bps + 5000) // 10000
-        return self.amount - (self.amount * 10000 + (10000 + self.tax_rate_bps) // 2) // (
-            10000 + self.tax_rate_bps
-        )
+    def tax_included(self) -> bool:
+        return self.tax_behavior == TaxBehavior.INCLUSIVE
 
-    @property
-    def total_amount(self) -> int:
-        if self.tax_behavior == TaxBehavior.EXCLUSIVE:
-            return self.amount + self.tax_amount
-        return self.amount
+    def amounts_for(self, treatment: policy.TaxTreatment) -> policy.TaxedAmount:
+        """Subtotal, tax and total of one period of this price for a customer's tax."""
+        return policy.price_tax(
+            self.amount, rate_bps=treatment.rate_bps, tax_included=self.tax_included
+        )
 
 
 class BillingAccount(models.Model):
@@ -273,6 +272,14 @@ class Subscription(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+    @property
+    def price_total(self) -> int | None:
+        """One period of the chosen price, taxed as the customer is now (what a charge
+        would take), or None without a price."""
+        if self.price is None:
+            return None
+        return self.price.amounts_for(customer_tax(self.user)).total
 
     @property
     def interval(self) -> str:

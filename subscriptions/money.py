@@ -7,7 +7,7 @@ Never goes through floats: minor units become an exact Decimal.
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, get_territory_currencies
 
 # The portal speaks French and English; a bare language code gets the locale the design
 # shows ("1 234,56 €" in French, "€1,234.56" in English).
@@ -45,3 +45,28 @@ def format_money(amount: int, currency: str, language: str) -> str:
     return str(
         format_currency(to_major_units(amount, currency), currency, locale=babel_locale(language))
     )
+
+
+def currency_for_country(country: str, offered: tuple[str, ...] | list[str]) -> str | None:
+    """The offered currency of a country by CLDR ("GB" -> "GBP", "DE" -> "EUR"), or None when
+    the country's own currency is not offered (Switzerland, Canada)."""
+    if not country:
+        return None
+    try:
+        currencies = get_territory_currencies(country.upper(), tender=True)
+    except (KeyError, ValueError):
+        return None
+    return next((code for code in currencies if code in offered), None)
+
+
+def currency_for_accept_language(header: str, offered: tuple[str, ...] | list[str]) -> str | None:
+    """The offered currency of the first region in a browser's languages ("en-GB,en;q=0.8" ->
+    "GBP"); None when no listed language names a region with an offered currency."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().replace("_", "-")
+        _lang, _sep, region = tag.partition("-")
+        if len(region) == 2 and region.isalpha():
+            found = currency_for_country(region, offered)
+            if found:
+                return found
+    return None

@@ -28,13 +28,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from subscriptions.tax_rules import (
+    EU_COUNTRIES,
+    TAX_RULES,
+    TaxedAmount,
+    TaxRule,
+    TaxTreatment,
+    price_tax,
+    tax_treatment,
+)
+
 __all__ = [
+    "EU_COUNTRIES",
     "INTERVALS",
+    "TAX_RULES",
     "Charge",
     "PlanChangeMode",
     "PlanChangeQuote",
     "RefundQuote",
     "RefundRule",
+    "TaxRule",
+    "TaxTreatment",
+    "TaxedAmount",
     "Terms",
     "TrialDates",
     "add_months",
@@ -42,8 +57,10 @@ __all__ = [
     "cancellation_date",
     "payment_retry_schedule",
     "plan_change_quote",
+    "price_tax",
     "refund_quote",
     "renewal_reminder_at",
+    "tax_treatment",
     "trial_dates",
 ]
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from decimal import Decimal
 
 from babel.dates import format_date
+from babel.numbers import format_percent
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from subscriptions.money import babel_locale, format_money
-from subscriptions.policy import PlanChangeQuote, RefundQuote, time_zone
+from subscriptions.policy import PlanChangeQuote, RefundQuote, TaxTreatment, time_zone
 
-__all__ = ["explain"]
+__all__ = ["explain", "tax_mention", "tax_rate", "tax_summary"]
 
 
 def explain(
@@ -96,3 +98,44 @@ def _explain_plan_change(
             }
         return _("Your new plan starts now. Nothing is charged for the current billing period.")
     return _("This is already your plan: nothing changes.")
+
+
+# --- tax (subscriptions.tax_rules) ----------------------------------------------------------
+
+
+def tax_rate(treatment: TaxTreatment, language: str) -> str:
+    """The rate as CLDR writes it: "20 %" in French, "20%" in English."""
+    rate = Decimal(treatment.rate_bps) / 10000
+    return str(format_percent(rate, locale=babel_locale(language), decimal_quantization=False))
+
+
+def tax_mention(treatment: TaxTreatment, language: str) -> str:
+    """The VAT rule in the words of the law, as invoices and pages print it; empty for
+    French VAT charged."""
+    with translation.override(language):
+        if treatment.regime == "reverse_charge":
+            return _("Reverse charge – Article 196 of Directive 2006/112/EC")  # noqa: RUF001
+        if treatment.regime == "outside_scope":
+            return _("VAT not applicable: outside the scope of French VAT")
+        return ""
+
+
+def tax_summary(treatment: TaxTreatment, language: str, *, is_business: bool = True) -> str:
+    """One sentence: how the customer is taxed, and why."""
+    with translation.override(language):
+        if treatment.regime == "reverse_charge":
+            return _(
+                "No VAT is charged: as an EU business with a valid VAT number, you account "
+                "for the VAT yourself (reverse charge, Article 196 of Directive 2006/112/EC)."
+            )
+        if treatment.regime == "outside_scope":
+            return _(
+                "No VAT is charged: your country is outside the scope of French VAT "
+                "(outside the European Union)."
+            )
+        if treatment.country != "FR" and is_business:
+            return _(
+                "French VAT at %(rate)s is charged: give the VAT number of your business in "
+                "your profile to be invoiced without VAT (reverse charge)."
+            ) % {"rate": tax_rate(treatment, language)}
+        return _("French VAT at %(rate)s is charged.") % {"rate": tax_rate(treatment, language)}

@@ -208,6 +208,14 @@ DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 VENDOR_NAME = env("VENDOR_NAME", default="e-confiance SAS")
 VENDOR_ADDRESS = env("VENDOR_ADDRESS", default="12 rue de la Paix, 75002 Paris, France")
 VENDOR_VAT_NUMBER = env("VENDOR_VAT_NUMBER", default="FR00123456789")
+# Tax follows the customer (subscriptions.tax_rules): the seller's country and VAT rate, and
+# the OSS rates of other EU countries for consumers (none set: the French rate applies).
+VAT_SELLER_COUNTRY = "FR"
+VAT_DOMESTIC_RATE_BPS = env.int("VAT_DOMESTIC_RATE_BPS", default=2000)
+VAT_OSS_RATES_BPS: dict[str, int] = {
+    country.upper(): int(rate)
+    for country, rate in env.dict("VAT_OSS_RATES_BPS", default={}).items()
+}
 # Absolute links in e-mails sent outside a request (tasks).
 # 001: an expired trial stays readable for export for this long, then its data is deleted.
 TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)

@@ -28,6 +28,7 @@ from subscriptions.services.invoices import invoice_amounts, invoice_issue, void
 from subscriptions.services.payments import invoice_charge, raise_if_failed
 from subscriptions.services.periods import period_bounds
 from subscriptions.services.trials import email_hash
+from subscriptions.taxes import customer_tax
 
 # --- subscribe -------------------------------------------------------------------------------
 
@@ -43,12 +44,15 @@ class CheckoutQuote:
     first_charge_at: datetime
     renews_at: datetime
     charged_now: bool
+    # The customer's VAT rule and rate (tax follows the customer, not the price).
+    tax_treatment: policy.TaxTreatment | None = None
 
 
 def checkout_quote(*, user: User, price: Price, now: datetime) -> CheckoutQuote:
     trial = Subscription.objects.filter(user=user, status=SubscriptionStatus.TRIALING).first()
     start = trial.trial_ends_at if trial and trial.trial_ends_at else now
-    subtotal, tax, total = invoice_amounts(price)
+    treatment = customer_tax(user)
+    subtotal, tax, total = invoice_amounts(price, user)
     months = policy.MONTHS_PER_INTERVAL[price.interval]
     return CheckoutQuote(
         price=price,
@@ -58,6 +62,7 @@ def checkout_quote(*, user: User, price: Price, now: datetime) -> CheckoutQuote:
         first_charge_at=start,
         renews_at=policy.add_months(start, months),
         charged_now=start <= now,
+        tax_treatment=treatment,
     )
 
 

@@ -14,18 +14,17 @@ from subscriptions.models import (
     InvoiceStatus,
     Price,
     Subscription,
-    TaxBehavior,
 )
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionError
+from subscriptions.taxes import TaxProfile, customer_tax
 
 
-def invoice_amounts(price: Price) -> tuple[int, int, int]:
-    """(subtotal, tax, total) in minor units for one period of a price."""
-    tax = price.tax_amount
-    if price.tax_behavior == TaxBehavior.EXCLUSIVE:
-        return price.amount, tax, price.amount + tax
-    return price.amount - tax, tax, price.amount
+def invoice_amounts(price: Price, customer: TaxProfile) -> tuple[int, int, int]:
+    """(subtotal, tax, total) in minor units for one period of a price, taxed as this
+    customer is (the rate follows the customer, not the price)."""
+    amounts = price.amounts_for(customer_tax(customer))
+    return amounts.subtotal, amounts.tax, amounts.total
 
 
 def void_open_invoices(subscription: Subscription) -> None:
@@ -52,21 +51,24 @@ def invoice_issue(
     `lines` are (description, amount tax included); without them the invoice bills one
     period of the price, less a free month (003) or the account's credit when there is one.
     `untaxed` bills amounts whose tax was paid on an earlier invoice and never refunded
-    (months charged again after a cancellation is undone).
+    (months charged again after a cancellation is undone). The VAT rule and rate are the
+    customer's at the moment of issue (country, business, VAT number).
     """
     price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
     user = subscription.user
+    treatment = customer_tax(user)
+    amounts = price.amounts_for(treatment)
     plan_line = plan_line_for(price)
     if lines is None:
-        lines = [(plan_line, price.total_amount)]
+        lines = [(plan_line, amounts.total)]
         if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
-            lines += _adjustments(subscription, price, price.total_amount)
+            lines += _adjustments(subscription, price, amounts.total)
     total = max(0, sum(amount for _label, amount in lines))
-    tax_rate_bps = 0 if untaxed else price.tax_rate_bps
-    if lines == [(plan_line, price.total_amount)]:
-        subtotal, tax, total = invoice_amounts(price)
+    tax_rate_bps = 0 if untaxed else treatment.rate_bps
+    if lines == [(plan_line, amounts.total)]:
+        subtotal, tax, total = amounts.subtotal, amounts.tax, amounts.total
     else:
         subtotal, tax = split_tax(total, tax_rate_bps)
     invoice = Invoice.objects.create(
@@ -80,6 +82,7 @@ def invoice_issue(
         tax=tax,
         total=total,
         tax_rate_bps=tax_rate_bps,
+        tax_regime=treatment.regime,
         period_start=period_start,
         period_end=period_end,
         issued_at=now,
@@ -97,6 +100,7 @@ def invoice_issue(
             "postal_code": user.postal_code,
             "city": user.city,
             "country": user.country,
+            "vat_number": user.vat_number,
         },
         language=user.language,
     )
@@ -142,6 +146,7 @@ def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[
     """Lines taken off a period's invoice: free months (003), then the account's credit.
     The subscription row is locked by the caller; the counters go down here."""
     lines: list[tuple[str, int]] = []
+    full = amount
     if subscription.free_months > 0:
         months = policy.MONTHS_PER_INTERVAL[price.interval]
         used = min(subscription.free_months, months)
@@ -152,7 +157,7 @@ def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[
             (
                 f"Free months (switching offer): {used} / "
                 f"Mois offerts (changement de fournisseur) : {used}",
-                -(price.total_amount * used // months),
+                -(full * used // months),
             )
         )
     if subscription.credit > 0 and amount > 0:

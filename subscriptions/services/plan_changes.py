@@ -39,6 +39,7 @@ from subscriptions.services.payments import (
 from subscriptions.services.periods import period_bounds, price_terms
 from subscriptions.services.refund_quotes import existing_request
 from subscriptions.services.refunds import unapplied_change_refund
+from subscriptions.taxes import customer_tax
 
 QUOTE_VALIDITY = timedelta(minutes=30)
 _SIGNER_SALT = "subscriptions.plan-change-quote"
@@ -73,7 +74,11 @@ def plan_change_quote_for(
         or subscription.current_period_end is None
     ):
         raise SubscriptionError(_("This subscription cannot change plan now."))
+    if target.currency != subscription.currency:
+        # A subscription keeps the currency it was bought in, for every change.
+        raise SubscriptionError(_("This plan is not offered in the currency of your subscription."))
     terms = price_terms(current)
+    treatment = customer_tax(subscription.user)
     if ignore_commitment:
         terms = policy.Terms(
             interval=terms.interval,
@@ -83,10 +88,10 @@ def plan_change_quote_for(
     return policy.plan_change_quote(
         terms,
         current.plan.rank,
-        current.total_amount,
+        current.amounts_for(treatment).total,
         price_terms(target),
         target.plan.rank,
-        target.total_amount,
+        target.amounts_for(treatment).total,
         period_start=subscription.current_period_start,
         period_end=subscription.current_period_end,
         now=now,

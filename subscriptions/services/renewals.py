@@ -95,7 +95,7 @@ def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
         sub.save(update_fields=["renewal_reminder_sent_for"])
         # What will be billed: a scheduled downgrade starts with this renewal (004).
         price = sub.scheduled_price or sub.price
-        _subtotal, _tax, total = invoice_amounts(price)
+        _subtotal, _tax, total = invoice_amounts(price, sub.user)
         audit(user=sub.user, kind="renewal_reminder_sent", subscription=sub, due=due.isoformat())
         emails.email_user(
             sub.user,

@@ -19,6 +19,7 @@ from subscriptions.services.plan_changes import (
     plan_change_quote_for,
     quote_token,
 )
+from subscriptions.taxes import customer_tax
 from subscriptions.views.common import conflict, live_subscription
 
 
@@ -63,9 +64,12 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
     except SubscriptionError as exc:
         messages.error(request, exc.message)
         return redirect("subscriptions:detail")
+    target_amounts = target.amounts_for(customer_tax(request.user))
     context = {
         "subscription": subscription,
         "target": target,
+        "target_total": target_amounts.total,
+        "target_taxed": target_amounts.tax > 0,
         "quote": quote,
         "explanation": wording.explain(
             quote,

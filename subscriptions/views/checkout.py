@@ -5,18 +5,19 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
-from subscriptions import selectors
+from subscriptions import selectors, wording
 from subscriptions.models import AttemptStatus, InvoiceStatus, Plan, Price, SubscriptionStatus
 from subscriptions.services import checkout, trials
 from subscriptions.services.cards import card_save, card_setup_start
 from subscriptions.services.checkout import checkout_quote
 from subscriptions.services.errors import GatewayError, SubscriptionError
 from subscriptions.services.payments import invoice_pay_now, payment_intent_sync
+from subscriptions.taxes import customer_tax
 
 
 @require_http_methods(["GET", "POST"])
@@ -62,9 +63,15 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
             else:
                 messages.success(request, _("Thank you: your subscription is active."))
             return redirect("subscriptions:detail")
+    quote = checkout_quote(user=user, price=price, now=now)
+    language = translation.get_language() or "fr"
+    treatment = quote.tax_treatment or customer_tax(user)
     context = {
         "price": price,
-        "quote": checkout_quote(user=user, price=price, now=now),
+        "quote": quote,
+        "tax_rate": wording.tax_rate(treatment, language),
+        "tax_mention": wording.tax_mention(treatment, language),
+        "tax_summary": wording.tax_summary(treatment, language, is_business=user.is_business),
         "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),
     }
     return _card_page(request, "subscriptions/subscribe.html", context, error=error)

@@ -6,8 +6,8 @@ from django.template.response import TemplateResponse
 from django.utils import translation
 
 from accounts.http import AuthenticatedHttpRequest
-from subscriptions import policy, selectors, wording
-from subscriptions.models import Currency, Subscription
+from subscriptions import money, policy, selectors, wording
+from subscriptions.models import Currency, Subscription, SubscriptionStatus
 from subscriptions.services.errors import SubscriptionConflict
 
 # The visitor's currency by language (fr and en both sell in euros), until they choose another.
@@ -15,6 +15,9 @@ DEFAULT_CURRENCY = {"fr": Currency.EUR, "en": Currency.EUR}
 
 
 def visitor_currency(request: HttpRequest) -> str:
+    """The currency prices are shown in: the one chosen (?currency=, then remembered), else
+    the customer's country ("GB" -> GBP), else the browser's region ("en-US" -> USD), else
+    the language's."""
     chosen = request.GET.get("currency", "").upper()
     if chosen in Currency.values:
         request.session["currency"] = chosen
@@ -22,7 +25,26 @@ def visitor_currency(request: HttpRequest) -> str:
     remembered = request.session.get("currency")
     if remembered in Currency.values:
         return str(remembered)
-    return DEFAULT_CURRENCY.get(translation.get_language() or "fr", Currency.EUR)
+    user = getattr(request, "user", None)
+    country = getattr(user, "country", "") if user is not None and user.is_authenticated else ""
+    return (
+        money.currency_for_country(country, Currency.values)
+        or money.currency_for_accept_language(
+            request.headers.get("accept-language", ""), Currency.values
+        )
+        or DEFAULT_CURRENCY.get(translation.get_language() or "fr", Currency.EUR)
+    )
+
+
+def currency_locked(subscription: Subscription | None) -> bool:
+    """A subscription keeps the currency it was bought in: once its first invoice is issued
+    (active, overdue, suspended), every change and renewal stays in it. Before that (a trial,
+    a first payment not yet made, an ended subscription) the customer chooses."""
+    return subscription is not None and subscription.status in (
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.PAST_DUE,
+        SubscriptionStatus.SUSPENDED,
+    )
 
 
 def live_subscription(request: AuthenticatedHttpRequest) -> Subscription:

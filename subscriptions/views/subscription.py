@@ -5,22 +5,25 @@ from django.utils import timezone
 
 from accounts.http import AuthenticatedHttpRequest
 from subscriptions import selectors
-from subscriptions.models import SubscriptionStatus
+from subscriptions.models import Currency, SubscriptionStatus
 from subscriptions.services.cancellation import refund_to_charge_back
 from subscriptions.services.plan_changes import plan_change_options
-from subscriptions.views.common import visitor_currency
+from subscriptions.views.common import currency_locked, visitor_currency
 
 
 def subscription_detail(request: AuthenticatedHttpRequest) -> TemplateResponse:
     user = request.user
     subscription = selectors.subscription_current(user=user)
     now = timezone.now()
-    currency = subscription.currency if subscription else visitor_currency(request)
+    locked = currency_locked(subscription)
+    currency = subscription.currency if subscription and locked else visitor_currency(request)
     context = {
         "subscription": subscription,
         "billing": selectors.billing_account(user=user),
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
         "rows": selectors.pricing_table(currency=currency),
+        "currency": currency,
+        "currencies": [] if locked else Currency.values,
         "open_invoices": list(selectors.invoices_open(user=user)),
         "change_options": plan_change_options(subscription=subscription)
         if subscription is not None

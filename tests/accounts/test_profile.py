@@ -26,6 +26,8 @@ VALID = {
     "postal_code": "75002",
     "city": "Paris",
     "country": "BE",
+    "is_business": True,
+    "vat_number": "",
     "time_zone": "Europe/Brussels",
     "language": "en",
 }
@@ -404,6 +406,8 @@ def test_random_input_never_fails_and_never_stores_a_nul_byte(customer_client, c
     event(f"status {response.status_code}")
     assert response.status_code in (302, 400)
     for name, value in _profile(customer).items():
+        if isinstance(value, bool):
+            continue
         assert "\x00" not in value
         assert "\n" not in value
         assert len(value) <= _MAX_LENGTH[name]

@@ -17,6 +17,8 @@ def _signup(client, language="fr", email="new@example.com"):
         {
             "name": "Camille Martin",
             "company": "Martin SARL",
+            "country": "FR",
+            "is_business": "on",
             "email": email,
             "password1": PASSWORD,
             "password2": PASSWORD,

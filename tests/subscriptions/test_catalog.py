@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import call_command
 
+from subscriptions import policy
 from subscriptions.models import Plan, Price
 
 
@@ -50,7 +51,13 @@ def test_default_catalog_matches_the_design(catalog):
 
 @pytest.mark.django_db
 def test_tax_is_computed_in_minor_units(catalog):
+    """Prices are stored before tax; the rate is the customer's, not the price's."""
     price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
-    assert (price.amount, price.tax_amount, price.total_amount) == (4900, 980, 5880)
+    assert not hasattr(price, "tax_rate_bps")
+    french = policy.TaxTreatment("fr_vat", 2000, "FR")
+    abroad = policy.TaxTreatment("outside_scope", 0, "US")
+    assert price.amounts_for(french) == policy.TaxedAmount(4900, 980, 5880)
+    assert price.amounts_for(abroad) == policy.TaxedAmount(4900, 0, 4900)
     price.tax_behavior = "inclusive"
-    assert (price.tax_amount, price.total_amount) == (817, 4900)
+    assert price.amounts_for(french) == policy.TaxedAmount(4083, 817, 4900)
+    assert price.amounts_for(abroad) == policy.TaxedAmount(4900, 0, 4900)
