@@ -14,7 +14,7 @@ def test_an_upgrade_is_charged_exactly_the_amount_quoted_in_place(
     settle()
     page.get_by_role("link", name="Premium – €79.00 per month excl. VAT").click()  # htmx, in place
     quote = page.locator("#quote")
-    expect(quote).to_contain_text("Immediately,")
+    expect(quote).to_contain_text("To pay today:")
     expect(page).to_have_url(re.compile(r"/en/account/subscription/$"))
     settle()
     shown = re.search(r"To pay today: €([\d.,]+)\.", quote.inner_text()).group(1)
