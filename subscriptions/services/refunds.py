@@ -23,6 +23,7 @@ from subscriptions.models import (
 )
 from subscriptions.money import format_money
 from subscriptions.services.auditing import audit
+from subscriptions.services.credit_notes import credit_note_issue
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.invoices import void_open_invoices
 from subscriptions.services.periods import pending_changes_close
@@ -337,6 +338,7 @@ def _refund_succeeded(
     else:
         inv.amount_refunded = max(inv.amount_refunded, stripe_total)
     inv.save(update_fields=["amount_refunded"])
+    credit_note_issue(invoice=inv, amount=ref.amount, now=now, refund=ref)
     audit(
         user=ref.user,
         kind="refund_issued",
