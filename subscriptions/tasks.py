@@ -1,17 +1,32 @@
 """Thin Celery tasks: take ids, call a service. Safe to run twice (acks_late)."""
 
+from typing import Any
+
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
-from subscriptions import webhooks
+from subscriptions import emails, invoices, webhooks
+from subscriptions.models import CreditNote, Invoice
 from subscriptions.services import billing
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def email_send(*, to: str, subject: str, text: str, html: str) -> None:
+def email_send(
+    *, to: str, subject: str, text: str, html: str, attachments: list[list[Any]] | None = None
+) -> None:
     message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
     message.attach_alternative(html, "text/html")
+    for kind, pk in attachments or []:
+        # The Factur-X PDF, rendered here in the document's own language.
+        model = CreditNote if kind == emails.CREDIT_NOTE_PDF else Invoice
+        document = model.objects.filter(pk=pk).first()
+        if document is not None:
+            message.attach(
+                invoices.invoice_pdf_filename(document),
+                invoices.document_pdf(document),
+                "application/pdf",
+            )
     message.send()
 
 

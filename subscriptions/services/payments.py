@@ -291,7 +291,10 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: boo
         reactivated=reactivated,
     )
     emails.email_user(
-        sub.user, "receipt", {"subscription": sub, "invoice": invoice, "reactivated": reactivated}
+        sub.user,
+        "receipt",
+        {"subscription": sub, "invoice": invoice, "reactivated": reactivated},
+        attachments=[(emails.INVOICE_PDF, invoice.pk)],
     )
 
 

@@ -338,7 +338,7 @@ def _refund_succeeded(
     else:
         inv.amount_refunded = max(inv.amount_refunded, stripe_total)
     inv.save(update_fields=["amount_refunded"])
-    credit_note_issue(invoice=inv, amount=ref.amount, now=now, refund=ref)
+    note = credit_note_issue(invoice=inv, amount=ref.amount, now=now, refund=ref)
     audit(
         user=ref.user,
         kind="refund_issued",
@@ -348,7 +348,12 @@ def _refund_succeeded(
         currency=ref.currency,
         rule=ref.rule,
     )
-    emails.email_user(ref.user, "refund_issued", {"refund": ref, "invoice": inv})
+    emails.email_user(
+        ref.user,
+        "refund_issued",
+        {"refund": ref, "invoice": inv, "credit_note": note},
+        attachments=[(emails.CREDIT_NOTE_PDF, note.pk)] if note else None,
+    )
 
 
 def unapplied_change_refund(*, invoice: Invoice, now: datetime) -> RefundRequest:

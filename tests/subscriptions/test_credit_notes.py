@@ -207,3 +207,27 @@ def test_twenty_concurrent_credit_notes_are_numbered_without_gaps(customer, cata
     assert errors == []
     numbers = sorted(CreditNote.objects.values_list("number", flat=True))
     assert numbers == [f"AV-2026-{n:06d}" for n in range(1, 21)]
+
+
+def test_the_receipt_attaches_the_invoice_and_the_refund_email_its_credit_note(
+    customer, catalog, add_card, mailoutbox
+):
+    import facturx
+
+    invoice = subscribed(customer, add_card)
+    receipt = next(m for m in mailoutbox if "nous avons bien reçu votre paiement" in m.body)
+    ((name, pdf, kind),) = receipt.attachments
+    assert (name, kind) == (f"invoice-{invoice.number}.pdf", "application/pdf")
+    assert f"La facture {invoice.number} est jointe à cet e-mail." in receipt.body
+    _filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    assert invoice.number.encode() in xml
+
+    ask(customer, invoice, T0 + timedelta(days=2))
+    note = only_note(invoice)
+    refund_mail = mailoutbox[-1]
+    ((name, pdf, kind),) = refund_mail.attachments
+    assert name == f"credit-note-{note.number}.pdf"
+    assert f"L’avoir {note.number} est joint à cet e-mail." in refund_mail.body
+    _filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    assert b"<ram:TypeCode>381</ram:TypeCode>" in xml
+    assert invoice.number.encode() in xml
