@@ -4,6 +4,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from subscriptions import money
+from subscriptions.storage import PrivateAccountingStorage, accounting_storage
 
 
 class Feature(models.TextChoices):
@@ -915,3 +916,59 @@ class ContractChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription.reference} -> {self.target_price.plan.code}"
+
+
+class AccountingExportStatus(models.TextChoices):
+    QUEUED = "queued", _("waiting to start")
+    RUNNING = "running", _("in preparation")
+    READY = "ready", _("ready")
+    FAILED = "failed", _("failed")
+
+
+def accounting_export_storage() -> PrivateAccountingStorage:
+    """A callable, so migrations record a reference rather than a path."""
+    return accounting_storage
+
+
+class AccountingExport(models.Model):
+    """For the accountant: every invoice and credit note issued between two dates, as their
+    Factur-X PDFs plus a CSV journal, in one zip built by a task; staff download it."""
+
+    requested_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to (included)"))
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=AccountingExportStatus.choices,
+        default=AccountingExportStatus.QUEUED,
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    documents = models.PositiveIntegerField(_("documents"), default=0)
+    file = models.FileField(
+        _("file"), storage=accounting_export_storage, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("requested"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("accounting export")
+        verbose_name_plural = _("accounting exports")
+
+    def __str__(self) -> str:
+        return f"{self.start} – {self.end}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (AccountingExportStatus.QUEUED, AccountingExportStatus.RUNNING)
+
+    @property
+    def download_name(self) -> str:
+        return f"invoices-{self.start:%Y-%m-%d}-{self.end:%Y-%m-%d}.zip"

@@ -7,8 +7,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from subscriptions import emails, invoices, webhooks
-from subscriptions.models import CreditNote, Invoice
-from subscriptions.services import billing
+from subscriptions.models import AccountingExport, CreditNote, Invoice
+from subscriptions.services import accounting_exports, billing
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -39,3 +39,11 @@ def billing_run() -> dict[str, int]:
 @shared_task(acks_late=True)
 def stripe_events_retry() -> int:
     return webhooks.stripe_events_retry()
+
+
+@shared_task(acks_late=True)
+def accounting_export_build(export_id: int) -> str:
+    export = AccountingExport.objects.filter(pk=export_id).first()
+    if export is None:
+        return "missing"
+    return accounting_exports.accounting_export_build(export=export, now=timezone.now()).status
