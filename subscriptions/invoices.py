@@ -49,7 +49,9 @@ def credit_note_list_for_user(*, user: User) -> QuerySet[CreditNote]:
     return (
         CreditNote.objects.filter(user=user)
         .select_related("invoice")
-        .only("number", "issued_at", "total", "currency", "reason", "refunded_at", "invoice__number")
+        .only(
+            "number", "issued_at", "total", "currency", "reason", "refunded_at", "invoice__number"
+        )
         .order_by("-issued_at", "-pk")
     )
 
@@ -70,9 +72,7 @@ def invoice_detail_queryset(*, user: User) -> QuerySet[Invoice]:
 
 
 def credit_note_detail_queryset(*, user: User) -> QuerySet[CreditNote]:
-    return (
-        CreditNote.objects.filter(user=user).select_related("invoice").prefetch_related("lines")
-    )
+    return CreditNote.objects.filter(user=user).select_related("invoice").prefetch_related("lines")
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,13 @@ def is_business(document: Document) -> bool:
 def regime_mention(document: Document) -> str:
     """Why no French VAT is charged, as CGI art. 242 nonies A (13°) asks."""
     if document.tax_regime == TaxRegime.REVERSE_CHARGE:
-        return _("Reverse charge – Article 196 of Council Directive 2006/112/EC")
+        return _("Reverse charge – Article 196 of Council Directive 2006/112/EC")  # noqa: RUF001
     if document.tax_regime == TaxRegime.OUTSIDE_SCOPE:
         # Place of supply outside France: the buyer's country, for a business (259-1), and
         # for a consumer outside the EU buying an electronically supplied service (259 B).
         if is_business(document):
-            return _("VAT not applicable – Article 259-1 of the French tax code (CGI)")
-        return _("VAT not applicable – Article 259 B of the French tax code (CGI)")
+            return _("VAT not applicable – Article 259-1 of the French tax code (CGI)")  # noqa: RUF001
+        return _("VAT not applicable – Article 259 B of the French tax code (CGI)")  # noqa: RUF001
     return ""
 
 
@@ -136,7 +136,7 @@ def legal_mentions(document: Document) -> list[Mention]:
 
 
 def seller_legal_line(seller: dict[str, str]) -> str:
-    """ "e-confiance SAS, SAS with a share capital of 10 000 € – SIREN … – RCS Paris …"."""
+    """ "SAS with a share capital of 10 000 €, SIREN …, RCS Paris …", dash-separated."""
     parts = []
     if seller.get("legal_form"):
         if seller.get("share_capital"):
@@ -155,7 +155,7 @@ def seller_legal_line(seller: dict[str, str]) -> str:
             _("RCS %(city)s %(siren)s") % {"city": seller["rcs_city"], "siren": seller["siren"]}
         )
     # Each mention stays on one line when the footer wraps: "RCS Paris 123456782".
-    return " – ".join(part.replace(" ", "\xa0") for part in parts)
+    return " – ".join(part.replace(" ", "\xa0") for part in parts)  # noqa: RUF001
 
 
 def tax_rate_label(document: Document) -> str:
@@ -179,7 +179,7 @@ def invoice_context(document: Document) -> dict[str, Any]:
         "invoice": document,
         "is_credit_note": credit,
         # Payable from its page; a change's invoice is paid only by the change itself.
-        "is_open": not credit
+        "is_open": isinstance(document, Invoice)
         and document.status == InvoiceStatus.OPEN
         and document.kind != InvoiceKind.PRORATION,
         "tax_rate": tax_rate_label(document),
@@ -247,7 +247,9 @@ def invoice_pdf(document: Document, *, request: HttpRequest) -> bytes:
     return document_pdf(document, language=translation.get_language() or document.language)
 
 
-def issued_between(start: datetime, end: datetime) -> tuple[QuerySet[Invoice], QuerySet[CreditNote]]:
+def issued_between(
+    start: datetime, end: datetime
+) -> tuple[QuerySet[Invoice], QuerySet[CreditNote]]:
     """Every invoice and credit note issued in [start, end), for the accountant's export."""
     invoices = (
         Invoice.objects.filter(issued_at__gte=start, issued_at__lt=end)

@@ -1,3 +1,5 @@
+from typing import Any, TypeVar
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import translation
@@ -355,27 +357,28 @@ def _frozen_change_allowed(field: str, value: object) -> bool:
     return field == "buyer" and isinstance(value, dict) and value.get(ERASED_BUYER_KEY) is True
 
 
-class IssuedQuerySet(models.QuerySet):
+_Issued = TypeVar("_Issued", bound=models.Model)
+
+
+class IssuedQuerySet(models.QuerySet[_Issued]):
     """`.update()` may not touch what an issued document froze."""
 
     frozen: tuple[str, ...] = ()
 
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+    def update(self, **kwargs: Any) -> int:
         for field, value in kwargs.items():
             if field in self.frozen and not _frozen_change_allowed(field, value):
                 raise IssuedDocumentEdited(f"{self.model.__name__}.{field} is frozen once issued")
         return super().update(**kwargs)
 
 
-class InvoiceQuerySet(IssuedQuerySet):
+class InvoiceQuerySet(IssuedQuerySet["Invoice"]):
     frozen = INVOICE_FROZEN_FIELDS
 
 
 class Invoice(models.Model):
     """An invoice the portal issued; numbered when issued, never renumbered, edited or deleted
     (corrections are credit notes)."""
-
-    objects = InvoiceQuerySet.as_manager()
 
     number = models.CharField(_("number"), max_length=16, unique=True)
     user = models.ForeignKey(
@@ -428,6 +431,8 @@ class Invoice(models.Model):
         _("Stripe payment intent"), max_length=64, blank=True, db_index=True
     )
 
+    objects = InvoiceQuerySet.as_manager()
+
     class Meta:
         ordering = ["-issued_at", "-pk"]
         verbose_name = _("invoice")
@@ -444,12 +449,12 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             _refuse_frozen_changes(self, INVOICE_FROZEN_FIELDS, kwargs.get("update_fields"))
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise IssuedDocumentEdited("an issued invoice is never deleted")
 
     @property
@@ -473,32 +478,39 @@ def _refuse_frozen_changes(
             return
     else:
         fields = list(frozen)
-    stored = type(document)._base_manager.filter(pk=document.pk).values(
-        *[document._meta.get_field(name).attname for name in fields]
-    )
+    attnames = {name: document._meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
+    stored = type(document)._base_manager.filter(pk=document.pk).values(*attnames.values())
     row = next(iter(stored), None)
     if row is None:
         return
     for name in fields:
-        attname = document._meta.get_field(name).attname
+        attname = attnames[name]
         value = getattr(document, attname)
         if row[attname] != value and not _frozen_change_allowed(name, value):
             raise IssuedDocumentEdited(f"{type(document).__name__}.{name} is frozen once issued")
 
 
-class LineQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+class LineQuerySet(models.QuerySet[_Issued]):
+    def update(self, **kwargs: Any) -> int:
         raise IssuedDocumentEdited("the lines of an issued document are never edited")
 
 
-class InvoiceLine(models.Model):
-    objects = LineQuerySet.as_manager()
+class InvoiceLineQuerySet(LineQuerySet["InvoiceLine"]):
+    pass
 
+
+class CreditNoteLineQuerySet(LineQuerySet["CreditNoteLine"]):
+    pass
+
+
+class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     description = models.CharField(_("description"), max_length=255)
     amount = models.IntegerField(_("amount (minor units)"))
     period_start = models.DateTimeField(_("from"))
     period_end = models.DateTimeField(_("to"))
+
+    objects = InvoiceLineQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]
@@ -508,12 +520,12 @@ class InvoiceLine(models.Model):
     def __str__(self) -> str:
         return self.description
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise IssuedDocumentEdited("the lines of an issued invoice are never edited")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise IssuedDocumentEdited("the lines of an issued invoice are never deleted")
 
 
@@ -555,15 +567,13 @@ CREDIT_NOTE_FROZEN_FIELDS = (
 )
 
 
-class CreditNoteQuerySet(IssuedQuerySet):
+class CreditNoteQuerySet(IssuedQuerySet["CreditNote"]):
     frozen = CREDIT_NOTE_FROZEN_FIELDS
 
 
 class CreditNote(models.Model):
     """A credit note (facture d'avoir): the only way an issued invoice is corrected. One per
     refund made, or per credit granted; never edited or deleted."""
-
-    objects = CreditNoteQuerySet.as_manager()
 
     number = models.CharField(_("number"), max_length=20, unique=True)
     invoice = models.ForeignKey(
@@ -602,6 +612,8 @@ class CreditNote(models.Model):
     buyer = models.JSONField(_("buyer"), default=dict)
     language = models.CharField(_("language"), max_length=8, default="fr")
 
+    objects = CreditNoteQuerySet.as_manager()
+
     class Meta:
         ordering = ["-issued_at", "-pk"]
         verbose_name = _("credit note")
@@ -619,12 +631,12 @@ class CreditNote(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             _refuse_frozen_changes(self, CREDIT_NOTE_FROZEN_FIELDS, kwargs.get("update_fields"))
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise IssuedDocumentEdited("an issued credit note is never deleted")
 
     @property
@@ -633,13 +645,13 @@ class CreditNote(models.Model):
 
 
 class CreditNoteLine(models.Model):
-    objects = LineQuerySet.as_manager()
-
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
     description = models.CharField(_("description"), max_length=255)
     amount = models.IntegerField(_("amount (minor units)"))
     period_start = models.DateTimeField(_("from"))
     period_end = models.DateTimeField(_("to"))
+
+    objects = CreditNoteLineQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]
@@ -649,12 +661,12 @@ class CreditNoteLine(models.Model):
     def __str__(self) -> str:
         return self.description
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise IssuedDocumentEdited("the lines of an issued credit note are never edited")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise IssuedDocumentEdited("the lines of an issued credit note are never deleted")
 
 
@@ -963,7 +975,7 @@ class AccountingExport(models.Model):
         verbose_name_plural = _("accounting exports")
 
     def __str__(self) -> str:
-        return f"{self.start} – {self.end}"
+        return f"{self.start} \N{EN DASH} {self.end}"
 
     @property
     def is_pending(self) -> bool:

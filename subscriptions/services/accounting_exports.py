@@ -92,7 +92,7 @@ def accounting_export_build(*, export: AccountingExport, now: datetime) -> Accou
         exp.save(update_fields=["status", "progress"])
     try:
         invoices, notes = documents.issued_between(*period_bounds(exp.start, exp.end))
-        items = [*invoices, *notes]
+        items: list[documents.Document] = [*invoices, *notes]
         journal = io.StringIO()
         journal.write("\ufeff")  # spreadsheets then read accents right
         writer = csv.writer(journal)

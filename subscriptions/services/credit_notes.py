@@ -31,9 +31,10 @@ def credit_note_issue(
     refunded_at: datetime | None = None,
 ) -> CreditNote | None:
     """Issue the credit note for `amount` (what goes back to the customer, tax included)
-    against `invoice`, inside the caller's transaction: a refund (`refund`, or `refunded_at`
-    for one made outside the portal) or else a credit kept on the account. A refund gets one credit note, ever:
-    asked again, the existing one is returned. Nothing is issued for a zero amount."""
+    against `invoice`, inside the caller's transaction: a refund (`refund`, or
+    `refunded_at` for one made outside the portal) or else a credit kept on the account.
+    A refund gets one credit note, ever: asked again, the existing one is returned. Nothing
+    is issued for a zero amount."""
     if amount <= 0:
         return None
     if refund is not None:

@@ -27,7 +27,7 @@ def documents(customer, catalog):
         UserFactory(),
         catalog,
         number="2026-000043",
-        buyer={"company": "=HYPERLINK(\"http://x\")", "country": "FR", "is_business": True},
+        buyer={"company": '=HYPERLINK("http://x")', "country": "FR", "is_business": True},
     )
     note = credit_note_issue(
         invoice=invoice, amount=5880, now=ISSUED + timedelta(days=1), refunded_at=ISSUED
@@ -46,7 +46,9 @@ def test_the_change_pages_link_the_pdf_and_staff_download_it(admin_client, docum
 
     response = admin_client.get(f"/en/admin/documents/credit-note/{note.number}/pdf/")
     assert response.status_code == 200
-    assert response["Content-Disposition"] == f'attachment; filename="credit-note-{note.number}.pdf"'
+    assert (
+        response["Content-Disposition"] == f'attachment; filename="credit-note-{note.number}.pdf"'
+    )
     _name, xml = facturx.get_xml_from_pdf(response.content, check_xsd=True)
     assert b"2026-000042" in xml
     assert admin_client.get("/en/admin/documents/invoice/2026-999999/pdf/").status_code == 404
@@ -56,7 +58,8 @@ def test_the_change_pages_link_the_pdf_and_staff_download_it(admin_client, docum
 def test_a_customer_or_staff_without_the_permission_cannot_download(client, documents, customer):
     client.force_login(customer)
     response = client.get("/en/admin/documents/invoice/2026-000042/pdf/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
     staff_login(client, UserFactory(is_staff=True))
     assert client.get("/en/admin/documents/invoice/2026-000042/pdf/").status_code == 403
     assert client.get("/en/admin/documents/accounting-export/").status_code == 403
@@ -65,7 +68,7 @@ def test_a_customer_or_staff_without_the_permission_cannot_download(client, docu
 def test_the_accounting_export_zips_the_pdfs_with_a_journal(
     admin_client, documents, django_capture_on_commit_callbacks
 ):
-    invoice, later, note = documents
+    _invoice, _later, note = documents
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             "/en/admin/documents/accounting-export/", {"start": "2026-01-15", "end": "2026-01-16"}
@@ -99,10 +102,16 @@ def test_the_accounting_export_zips_the_pdfs_with_a_journal(
     assert rows[0]["customer"] == "Boulangerie Martin"
     assert rows[1]["customer"].startswith("'=")  # never a formula in a spreadsheet
     assert rows[2]["corrected_invoice"] == "2026-000042"
-    assert (rows[0]["currency"], rows[0]["status"], rows[2]["status"]) == ("EUR", "paid", "refunded")
+    assert (rows[0]["currency"], rows[0]["status"], rows[2]["status"]) == (
+        "EUR",
+        "paid",
+        "refunded",
+    )
 
 
-def test_a_range_outside_the_documents_exports_nothing(admin_client, documents, django_capture_on_commit_callbacks):
+def test_a_range_outside_the_documents_exports_nothing(
+    admin_client, documents, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
             "/en/admin/documents/accounting-export/", {"start": "2026-02-01", "end": "2026-02-28"}

@@ -15,7 +15,6 @@ from subscriptions.models import (
     Invoice,
     InvoiceKind,
     Price,
-    RefundStatus,
 )
 from subscriptions.services.billing import billing_run
 from subscriptions.services.cancellation import cancellation_confirm, cancellation_undo
@@ -64,7 +63,8 @@ def test_the_guarantee_refund_issues_a_credit_note_for_what_went_back(customer, 
     assert (note.total, note.subtotal, note.tax) == (4900, 4083, 817)
     assert note.tax_rate_bps == invoice.tax_rate_bps
     assert note.refunded_at == at
-    assert note.buyer == invoice.buyer and note.seller == invoice.seller
+    assert note.buyer == invoice.buyer
+    assert note.seller == invoice.seller
     assert note.lines.get().description == (
         f"Refund of invoice {invoice.number} / Remboursement de la facture {invoice.number}"
     )
@@ -77,7 +77,9 @@ def test_the_guarantee_refund_issues_a_credit_note_for_what_went_back(customer, 
 def test_a_forgotten_renewal_refund_issues_a_credit_note_on_the_renewal(catalog, add_card):
     user = UserFactory(country="FR", time_zone="Europe/Paris")
     add_card(user)
-    sub = subscribe(user=user, price=price("pro", "month"), now=datetime(2026, 4, 12, 8, 0, tzinfo=UTC))
+    sub = subscribe(
+        user=user, price=price("pro", "month"), now=datetime(2026, 4, 12, 8, 0, tzinfo=UTC)
+    )
     billing_run(now=sub.next_billing_at)
     renewal = Invoice.objects.get(user=user, kind=InvoiceKind.RENEWAL)
     refund = ask(user, renewal, datetime(2026, 5, 13, 9, 0, tzinfo=UTC), reason="no_longer_used")
@@ -170,7 +172,8 @@ def test_a_credit_kept_on_the_account_after_a_plan_change_issues_a_credit_note(
     at = T0 + timedelta(days=180)
     target = price("premium", "month")
     quote = plan_change_quote_for(subscription=sub, target=target, now=at)
-    assert quote.amount_due == 0 and quote.credit > 0
+    assert quote.amount_due == 0
+    assert quote.credit > 0
     token = quote_token(subscription=sub, target=target, quoted_at=at)
     plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
     note = only_note(first)
@@ -194,7 +197,7 @@ def test_twenty_concurrent_credit_notes_are_numbered_without_gaps(customer, cata
         try:
             with transaction.atomic():
                 credit_note_issue(invoice=Invoice.objects.get(pk=invoice.pk), amount=10, now=at)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -12,11 +12,11 @@ from lxml import etree
 from subscriptions.invoices import document_pdf
 from subscriptions.models import (
     CreditNote,
-    IssuedDocumentEdited,
     Invoice,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
+    IssuedDocumentEdited,
     Price,
     Subscription,
     SubscriptionStatus,
@@ -304,7 +304,7 @@ def test_every_kind_of_document_is_a_valid_factur_x_en16931(
         document = credit_note_issue(invoice=invoice, amount=2000, now=ISSUED + timedelta(days=2))
     pdf = document_pdf(document)
     assert len(pdf) < 100_000
-    filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    _filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
     assert facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
     root = etree.fromstring(xml)
     assert facturx.get_level(root) == "en16931"
@@ -315,8 +315,9 @@ def test_every_kind_of_document_is_a_valid_factur_x_en16931(
     assert root.findtext(settlement + "ram:InvoiceCurrencyCode", namespaces=NS) == (
         invoice.currency
     )
-    assert root.findtext(settlement + "ram:ApplicableTradeTax/ram:CategoryCode", namespaces=NS) == (
-        CATEGORY[kind]
+    assert (
+        root.findtext(settlement + "ram:ApplicableTradeTax/ram:CategoryCode", namespaces=NS)
+        == (CATEGORY[kind])
     )
     total = settlement + "ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
     assert amounts(root, total + "GrandTotalAmount") == [major(document.total)]
@@ -408,9 +409,18 @@ def test_a_credit_note_is_frozen_too_and_adds_up(customer, catalog):
         CreditNote.objects.filter(pk=note.pk).update(total=2000)
     with pytest.raises(IntegrityError), transaction.atomic():
         CreditNote.objects.create(
-            number="AV-2026-999999", invoice=invoice, user=customer, reason="credit",
-            currency="EUR", subtotal=100, tax=20, total=150, tax_rate_bps=2000,
-            period_start=ISSUED, period_end=ISSUED, issued_at=ISSUED,
+            number="AV-2026-999999",
+            invoice=invoice,
+            user=customer,
+            reason="credit",
+            currency="EUR",
+            subtotal=100,
+            tax=20,
+            total=150,
+            tax_rate_bps=2000,
+            period_start=ISSUED,
+            period_end=ISSUED,
+            issued_at=ISSUED,
         )
 
 
