@@ -27,7 +27,13 @@ from django.core.management import call_command  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from subscriptions.invoices import document_pdf  # noqa: E402
-from subscriptions.models import Invoice, InvoiceKind, InvoiceLine, InvoiceStatus  # noqa: E402
+from subscriptions.models import (  # noqa: E402
+    CreditNote,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from subscriptions.services.credit_notes import credit_note_issue  # noqa: E402
 from subscriptions.services.invoices import buyer_snapshot, seller_snapshot  # noqa: E402
 
@@ -77,7 +83,7 @@ def sample_invoice() -> Invoice:
     return invoice
 
 
-def measure(document: Invoice, runs: int) -> tuple[int, float]:
+def measure(document: Invoice | CreditNote, runs: int) -> tuple[int, float]:
     document_pdf(document)  # the first render loads fonts and the XSD
     times = []
     for _ in range(runs):
