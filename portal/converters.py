@@ -19,6 +19,12 @@ class InvoiceNumberConverter:
         return value
 
 
+class CreditNoteNumberConverter(InvoiceNumberConverter):
+    """A credit note number: AV, the year, a dash, six or more digits."""
+
+    regex = r"AV-[0-9]{4}-[0-9]{6,9}"
+
+
 class ExportTokenConverter:
     """An export's secrets.token_urlsafe(32): URL-safe base64, at most the column's 64."""
 
@@ -44,5 +50,6 @@ class OutboxMessageConverter:
 
 
 register_converter(InvoiceNumberConverter, "invoice_number")
+register_converter(CreditNoteNumberConverter, "credit_note_number")
 register_converter(ExportTokenConverter, "export_token")
 register_converter(OutboxMessageConverter, "outbox_message")

@@ -38,6 +38,7 @@ urlpatterns = [
 ]
 
 urlpatterns += i18n_patterns(
+    path("admin/documents/", include("subscriptions.urls_admin_documents")),
     path("admin/", admin.site.urls),
     path("auth/", include("allauth.urls")),
     path("account/", include("accounts.urls")),

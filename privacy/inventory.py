@@ -37,6 +37,8 @@ NAMED_TABLES = (
     ("subscriptions", "subscriptions.Subscription"),
     ("invoices", "subscriptions.Invoice"),
     ("invoice_lines", "subscriptions.InvoiceLine"),
+    ("credit_notes", "subscriptions.CreditNote"),
+    ("credit_note_lines", "subscriptions.CreditNoteLine"),
     ("payment_attempts", "subscriptions.PaymentAttempt"),
     ("refund_requests", "subscriptions.RefundRequest"),
     ("contract_change_requests", "subscriptions.ContractChangeRequest"),

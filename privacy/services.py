@@ -39,7 +39,7 @@ from privacy import erasure, inventory
 from privacy.models import PENDING_STATUSES, DataExport, ErasedStripeId, ExportStatus
 from subscriptions import emails
 from subscriptions.gateways import stripe as gateway
-from subscriptions.models import BillingAccount, Invoice, PaymentAttempt
+from subscriptions.models import BillingAccount, CreditNote, Invoice, PaymentAttempt
 from subscriptions.services import account_closure as closure
 from subscriptions.services.auditing import audit
 
@@ -51,7 +51,12 @@ EXPORT_STALE_AFTER = timedelta(hours=1)
 # French commercial code, art. L123-22: accounting documents are kept for 10 years.
 INVOICE_RETENTION_YEARS = 10
 # Kept as issued (legal retention): only the buyer is replaced, explicitly.
-RETAINED_MODELS = ("subscriptions.invoice", "subscriptions.invoiceline")
+RETAINED_MODELS = (
+    "subscriptions.invoice",
+    "subscriptions.invoiceline",
+    "subscriptions.creditnote",
+    "subscriptions.creditnoteline",
+)
 
 
 class PrivacyError(Exception):
@@ -339,6 +344,7 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
         card_fingerprint="",
     )
     Invoice.objects.filter(user=user).update(buyer=invoice_buyer_pseudonym(user))
+    CreditNote.objects.filter(user=user).update(buyer=invoice_buyer_pseudonym(user))
     PaymentAttempt.objects.filter(invoice__user=user).update(client_secret="")
     pattern = needles.pattern
     done: set[tuple[str, Any]] = set()

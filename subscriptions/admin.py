@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from subscriptions import money, wording
+from subscriptions.admin_documents import DocumentPdfLinkMixin
 from subscriptions.models import (
     AuditEvent,
     BillingAccount,
@@ -206,7 +207,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "user",
@@ -221,7 +222,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     search_fields = ["number", "user__email", "stripe_payment_intent_id", "stripe_charge_id"]
     list_select_related = ["user"]
     date_hierarchy = "issued_at"
-    readonly_fields = [f.name for f in Invoice._meta.fields]
+    readonly_fields = ["pdf_link", *[f.name for f in Invoice._meta.fields]]
     inlines = [InvoiceLineInline, PaymentAttemptInline]
 
     def has_add_permission(self, request):

@@ -22,14 +22,30 @@ def render(template: str, context: dict[str, Any], *, language: str, tz: str) ->
     return {"subject": " ".join(subject.split()), "text": text, "html": html}
 
 
-def email_user(user: User, template: str, context: dict[str, Any]) -> None:
+# What an e-mail may attach, named by kind and id: the worker renders the PDF itself, so
+# the task's message stays small and JSON (a document, not its bytes, crosses the broker).
+INVOICE_PDF = "invoice"
+CREDIT_NOTE_PDF = "credit_note"
+
+
+def email_user(
+    user: User,
+    template: str,
+    context: dict[str, Any],
+    *,
+    attachments: list[tuple[str, int]] | None = None,
+) -> None:
     """Queue an e-mail to the customer once the current transaction commits."""
     message = render(template, {"user": user, **context}, language=user.language, tz=user.time_zone)
     to = user.email
-    transaction.on_commit(lambda: email_send_queue(to=to, message=message))
+    attached = [[kind, pk] for kind, pk in attachments or []]
+    transaction.on_commit(lambda: email_send_queue(to=to, message=message, attachments=attached))
 
 
-def email_send_queue(*, to: str, message: dict[str, str]) -> None:
+def email_send_queue(
+    *, to: str, message: dict[str, str], attachments: list[list[Any]] | None = None
+) -> None:
     """Queue `subscriptions.tasks.email_send` by name: tasks import services and e-mails,
     never the other way round."""
-    current_app.tasks[EMAIL_SEND_TASK].delay(to=to, **message)
+    extra: dict[str, Any] = {"attachments": attachments} if attachments else {}
+    current_app.tasks[EMAIL_SEND_TASK].delay(to=to, **message, **extra)

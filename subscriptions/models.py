@@ -1,9 +1,12 @@
+from typing import Any, TypeVar
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from subscriptions import money, policy
+from subscriptions.storage import PrivateAccountingStorage, accounting_storage
 from subscriptions.taxes import customer_tax
 
 
@@ -330,8 +333,59 @@ class InvoiceStatus(models.TextChoices):
     VOID = "void", _("void")
 
 
+class IssuedDocumentEdited(Exception):
+    """An issued invoice or credit note was about to change: corrections are credit notes."""
+
+
+# What an issued invoice may never change (L441-9, CGI 242 nonies A: the document as sent).
+# Its payment state (status, paid_at, amount_refunded, retries, Stripe ids) does change.
+INVOICE_FROZEN_FIELDS = (
+    "number",
+    "kind",
+    "price",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+    "tax_rate_bps",
+    "tax_regime",
+    "period_start",
+    "period_end",
+    "issued_at",
+    "seller",
+    "buyer",
+    "language",
+)
+ERASED_BUYER_KEY = "deleted"
+
+
+def _frozen_change_allowed(field: str, value: object) -> bool:
+    """The one exception: an account's erasure replaces the buyer by its erasure marker."""
+    return field == "buyer" and isinstance(value, dict) and value.get(ERASED_BUYER_KEY) is True
+
+
+_Issued = TypeVar("_Issued", bound=models.Model)
+
+
+class IssuedQuerySet(models.QuerySet[_Issued]):
+    """`.update()` may not touch what an issued document froze."""
+
+    frozen: tuple[str, ...] = ()
+
+    def update(self, **kwargs: Any) -> int:
+        for field, value in kwargs.items():
+            if field in self.frozen and not _frozen_change_allowed(field, value):
+                raise IssuedDocumentEdited(f"{self.model.__name__}.{field} is frozen once issued")
+        return super().update(**kwargs)
+
+
+class InvoiceQuerySet(IssuedQuerySet["Invoice"]):
+    frozen = INVOICE_FROZEN_FIELDS
+
+
 class Invoice(models.Model):
-    """An invoice the portal issued; numbered when issued, never renumbered or deleted."""
+    """An invoice the portal issued; numbered when issued, never renumbered, edited or deleted
+    (corrections are credit notes)."""
 
     number = models.CharField(_("number"), max_length=16, unique=True)
     user = models.ForeignKey(
@@ -384,6 +438,8 @@ class Invoice(models.Model):
         _("Stripe payment intent"), max_length=64, blank=True, db_index=True
     )
 
+    objects = InvoiceQuerySet.as_manager()
+
     class Meta:
         ordering = ["-issued_at", "-pk"]
         verbose_name = _("invoice")
@@ -400,10 +456,58 @@ class Invoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            _refuse_frozen_changes(self, INVOICE_FROZEN_FIELDS, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise IssuedDocumentEdited("an issued invoice is never deleted")
+
+    @property
+    def is_credit_note(self) -> bool:
+        return False
+
     @property
     def refundable_left(self) -> int:
         """What may still be refunded on this payment: never the taxes (002), never twice."""
         return max(0, self.total - self.tax - self.amount_refunded)
+
+
+def _refuse_frozen_changes(
+    document: models.Model, frozen: tuple[str, ...], update_fields: object
+) -> None:
+    """Compare what is saved with what was issued; only payment state may differ."""
+    if update_fields is not None:
+        touched = set(update_fields)  # type: ignore[call-overload]
+        fields = [name for name in frozen if name in touched]
+        if not fields:
+            return
+    else:
+        fields = list(frozen)
+    attnames = {name: document._meta.get_field(name).attname for name in fields}  # type: ignore[union-attr]
+    stored = type(document)._base_manager.filter(pk=document.pk).values(*attnames.values())
+    row = next(iter(stored), None)
+    if row is None:
+        return
+    for name in fields:
+        attname = attnames[name]
+        value = getattr(document, attname)
+        if row[attname] != value and not _frozen_change_allowed(name, value):
+            raise IssuedDocumentEdited(f"{type(document).__name__}.{name} is frozen once issued")
+
+
+class LineQuerySet(models.QuerySet[_Issued]):
+    def update(self, **kwargs: Any) -> int:
+        raise IssuedDocumentEdited("the lines of an issued document are never edited")
+
+
+class InvoiceLineQuerySet(LineQuerySet["InvoiceLine"]):
+    pass
+
+
+class CreditNoteLineQuerySet(LineQuerySet["CreditNoteLine"]):
+    pass
 
 
 class InvoiceLine(models.Model):
@@ -413,6 +517,8 @@ class InvoiceLine(models.Model):
     period_start = models.DateTimeField(_("from"))
     period_end = models.DateTimeField(_("to"))
 
+    objects = InvoiceLineQuerySet.as_manager()
+
     class Meta:
         ordering = ["pk"]
         verbose_name = _("invoice line")
@@ -420,6 +526,155 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise IssuedDocumentEdited("the lines of an issued invoice are never edited")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise IssuedDocumentEdited("the lines of an issued invoice are never deleted")
+
+
+class CreditNoteSequence(models.Model):
+    """Gapless credit note numbers per year, apart from the invoices': AV-2026-000001."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("credit note sequence")
+        verbose_name_plural = _("credit note sequences")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class CreditNoteReason(models.TextChoices):
+    REFUND = "refund", _("refund")
+    CREDIT = "credit", _("credit on the account")
+
+
+CREDIT_NOTE_FROZEN_FIELDS = (
+    "number",
+    "invoice",
+    "reason",
+    "currency",
+    "subtotal",
+    "tax",
+    "total",
+    "tax_rate_bps",
+    "tax_regime",
+    "period_start",
+    "period_end",
+    "issued_at",
+    "seller",
+    "buyer",
+    "language",
+)
+
+
+class CreditNoteQuerySet(IssuedQuerySet["CreditNote"]):
+    frozen = CREDIT_NOTE_FROZEN_FIELDS
+
+
+class CreditNote(models.Model):
+    """A credit note (facture d'avoir): the only way an issued invoice is corrected. One per
+    refund made, or per credit granted; never edited or deleted."""
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes", verbose_name=_("invoice")
+    )
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="credit_notes",
+        verbose_name=_("customer"),
+    )
+    refund = models.OneToOneField(
+        "RefundRequest",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="credit_note",
+        verbose_name=_("refund"),
+    )
+    reason = models.CharField(_("reason"), max_length=10, choices=CreditNoteReason.choices)
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    subtotal = models.IntegerField(_("subtotal (minor units)"))
+    tax = models.IntegerField(_("tax (minor units)"))
+    total = models.IntegerField(_("total (minor units)"))
+    tax_rate_bps = models.PositiveIntegerField(_("tax rate (basis points)"))
+    tax_regime = models.CharField(
+        _("VAT rule"), max_length=16, choices=TaxRegime.choices, default=TaxRegime.FRENCH_VAT
+    )
+    period_start = models.DateTimeField(_("period start"))
+    period_end = models.DateTimeField(_("period end"))
+    issued_at = models.DateTimeField(_("issued"))
+    # Refunded to the card on this date; empty for a credit kept on the account.
+    refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+    seller = models.JSONField(_("seller"), default=dict)
+    buyer = models.JSONField(_("buyer"), default=dict)
+    language = models.CharField(_("language"), max_length=8, default="fr")
+
+    objects = CreditNoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_at", "-pk"]
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__gt=0), name="credit_note_total_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total=models.F("subtotal") + models.F("tax")),
+                name="credit_note_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            _refuse_frozen_changes(self, CREDIT_NOTE_FROZEN_FIELDS, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise IssuedDocumentEdited("an issued credit note is never deleted")
+
+    @property
+    def is_credit_note(self) -> bool:
+        return True
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    description = models.CharField(_("description"), max_length=255)
+    amount = models.IntegerField(_("amount (minor units)"))
+    period_start = models.DateTimeField(_("from"))
+    period_end = models.DateTimeField(_("to"))
+
+    objects = CreditNoteLineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = _("credit note line")
+        verbose_name_plural = _("credit note lines")
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise IssuedDocumentEdited("the lines of an issued credit note are never edited")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise IssuedDocumentEdited("the lines of an issued credit note are never deleted")
 
 
 class AttemptStatus(models.TextChoices):
@@ -747,3 +1002,59 @@ class ContractChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription.reference} -> {self.target_price.plan.code}"
+
+
+class AccountingExportStatus(models.TextChoices):
+    QUEUED = "queued", _("waiting to start")
+    RUNNING = "running", _("in preparation")
+    READY = "ready", _("ready")
+    FAILED = "failed", _("failed")
+
+
+def accounting_export_storage() -> PrivateAccountingStorage:
+    """A callable, so migrations record a reference rather than a path."""
+    return accounting_storage
+
+
+class AccountingExport(models.Model):
+    """For the accountant: every invoice and credit note issued between two dates, as their
+    Factur-X PDFs plus a CSV journal, in one zip built by a task; staff download it."""
+
+    requested_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to (included)"))
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=AccountingExportStatus.choices,
+        default=AccountingExportStatus.QUEUED,
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    documents = models.PositiveIntegerField(_("documents"), default=0)
+    file = models.FileField(
+        _("file"), storage=accounting_export_storage, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("requested"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("accounting export")
+        verbose_name_plural = _("accounting exports")
+
+    def __str__(self) -> str:
+        return f"{self.start} \N{EN DASH} {self.end}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (AccountingExportStatus.QUEUED, AccountingExportStatus.RUNNING)
+
+    @property
+    def download_name(self) -> str:
+        return f"invoices-{self.start:%Y-%m-%d}-{self.end:%Y-%m-%d}.zip"

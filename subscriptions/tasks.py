@@ -1,17 +1,32 @@
 """Thin Celery tasks: take ids, call a service. Safe to run twice (acks_late)."""
 
+from typing import Any
+
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
-from subscriptions import webhooks
-from subscriptions.services import billing
+from subscriptions import emails, invoices, webhooks
+from subscriptions.models import AccountingExport, CreditNote, Invoice
+from subscriptions.services import accounting_exports, billing
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def email_send(*, to: str, subject: str, text: str, html: str) -> None:
+def email_send(
+    *, to: str, subject: str, text: str, html: str, attachments: list[list[Any]] | None = None
+) -> None:
     message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
     message.attach_alternative(html, "text/html")
+    for kind, pk in attachments or []:
+        # The Factur-X PDF, rendered here in the document's own language.
+        model = CreditNote if kind == emails.CREDIT_NOTE_PDF else Invoice
+        document = model.objects.filter(pk=pk).first()
+        if document is not None:
+            message.attach(
+                invoices.invoice_pdf_filename(document),
+                invoices.document_pdf(document),
+                "application/pdf",
+            )
     message.send()
 
 
@@ -24,3 +39,11 @@ def billing_run() -> dict[str, int]:
 @shared_task(acks_late=True)
 def stripe_events_retry() -> int:
     return webhooks.stripe_events_retry()
+
+
+@shared_task(acks_late=True)
+def accounting_export_build(export_id: int) -> str:
+    export = AccountingExport.objects.filter(pk=export_id).first()
+    if export is None:
+        return "missing"
+    return accounting_exports.accounting_export_build(export=export, now=timezone.now()).status

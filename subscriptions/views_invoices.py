@@ -1,4 +1,5 @@
-"""The customer's invoices: list, detail page and PDF download (only their own: 404 otherwise)."""
+"""The customer's invoices and credit notes: list, detail page and PDF download (only their
+own: 404 otherwise)."""
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -13,7 +14,7 @@ from subscriptions import invoices
 
 @require_safe
 def invoice_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
-    context = {"invoices": invoices.invoice_list_for_user(user=request.user)}
+    context = {"invoices": invoices.documents_for_user(user=request.user)}
     return TemplateResponse(request, "subscriptions/invoice_list.html", context)
 
 
@@ -41,6 +42,29 @@ def invoice_pdf(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
         headers={
             "Content-Disposition": content_disposition_header(
                 as_attachment=True, filename=invoices.invoice_pdf_filename(invoice)
+            )
+        },
+    )
+
+
+@require_safe
+def credit_note_detail(request: AuthenticatedHttpRequest, number: str) -> TemplateResponse:
+    note = get_object_or_404(invoices.credit_note_detail_queryset(user=request.user), number=number)
+    return TemplateResponse(
+        request, "subscriptions/invoice_detail.html", invoices.invoice_context(note)
+    )
+
+
+@require_safe
+@cache_control(private=True)
+def credit_note_pdf(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
+    note = get_object_or_404(invoices.credit_note_detail_queryset(user=request.user), number=number)
+    return HttpResponse(
+        invoices.invoice_pdf(note, request=request),
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": content_disposition_header(
+                as_attachment=True, filename=invoices.invoice_pdf_filename(note)
             )
         },
     )

@@ -207,7 +207,23 @@ DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 # The vendor who sells the subscriptions (invoices, e-mails).
 VENDOR_NAME = env("VENDOR_NAME", default="e-confiance SAS")
 VENDOR_ADDRESS = env("VENDOR_ADDRESS", default="12 rue de la Paix, 75002 Paris, France")
-VENDOR_VAT_NUMBER = env("VENDOR_VAT_NUMBER", default="FR00123456789")
+VENDOR_VAT_NUMBER = env("VENDOR_VAT_NUMBER", default="FR11123456782")
+# Printed on every invoice and credit note (Code de commerce L441-9, CGI art. 242 nonies A,
+# R123-237): legal form and share capital, SIREN/SIRET, the RCS's city. Demo values: a SIREN
+# that passes its checksum and belongs to no one; set the real ones in production.
+VENDOR_LEGAL_FORM = env("VENDOR_LEGAL_FORM", default="SAS")
+VENDOR_SHARE_CAPITAL = env("VENDOR_SHARE_CAPITAL", default="10 000 €")
+VENDOR_SIREN = env("VENDOR_SIREN", default="123456782")
+VENDOR_SIRET = env("VENDOR_SIRET", default="12345678200002")
+VENDOR_RCS_CITY = env("VENDOR_RCS_CITY", default="Paris")
+# The address in parts, as the Factur-X XML needs it (VENDOR_ADDRESS is the printed line).
+VENDOR_STREET = env("VENDOR_STREET", default="12 rue de la Paix")
+VENDOR_POSTAL_CODE = env("VENDOR_POSTAL_CODE", default="75002")
+VENDOR_CITY = env("VENDOR_CITY", default="Paris")
+VENDOR_COUNTRY = env("VENDOR_COUNTRY", default="FR")
+VENDOR_EMAIL = env("VENDOR_EMAIL", default="facturation@portal.localhost")
+# A file under static/ (SVG or PNG), embedded in the PDF as a data: URL.
+VENDOR_LOGO = env("VENDOR_LOGO", default="img/vendor-logo.svg")
 # Tax follows the customer (subscriptions.tax_rules): the seller's country and VAT rate, and
 # the OSS rates of other EU countries for consumers (none set: the French rate applies).
 VAT_SELLER_COUNTRY = "FR"

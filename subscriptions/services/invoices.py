@@ -5,6 +5,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from subscriptions import policy
 from subscriptions.models import (
     Invoice,
@@ -86,22 +87,8 @@ def invoice_issue(
         period_start=period_start,
         period_end=period_end,
         issued_at=now,
-        seller={
-            "name": settings.VENDOR_NAME,
-            "address": settings.VENDOR_ADDRESS,
-            "vat_number": settings.VENDOR_VAT_NUMBER,
-        },
-        buyer={
-            "name": user.name,
-            "company": user.company,
-            "email": user.email,
-            "address_line1": user.address_line1,
-            "address_line2": user.address_line2,
-            "postal_code": user.postal_code,
-            "city": user.city,
-            "country": user.country,
-            "vat_number": user.vat_number,
-        },
+        seller=seller_snapshot(),
+        buyer=buyer_snapshot(user),
         language=user.language,
     )
     nets = [split_tax(amount, tax_rate_bps)[0] for _label, amount in lines]
@@ -125,6 +112,41 @@ def invoice_issue(
         currency=price.currency,
     )
     return invoice
+
+
+def seller_snapshot() -> dict[str, str]:
+    """The seller's legal mentions as they stand when a document is issued (L441-9)."""
+    return {
+        "name": settings.VENDOR_NAME,
+        "legal_form": settings.VENDOR_LEGAL_FORM,
+        "share_capital": settings.VENDOR_SHARE_CAPITAL,
+        "siren": settings.VENDOR_SIREN,
+        "siret": settings.VENDOR_SIRET,
+        "rcs_city": settings.VENDOR_RCS_CITY,
+        "vat_number": settings.VENDOR_VAT_NUMBER,
+        "address": settings.VENDOR_ADDRESS,
+        "street": settings.VENDOR_STREET,
+        "postal_code": settings.VENDOR_POSTAL_CODE,
+        "city": settings.VENDOR_CITY,
+        "country": settings.VENDOR_COUNTRY,
+        "email": settings.VENDOR_EMAIL,
+    }
+
+
+def buyer_snapshot(user: User) -> dict[str, str | bool]:
+    """The buyer as billed: name, billing address and, for a business, its VAT number."""
+    return {
+        "name": user.name,
+        "company": user.company,
+        "email": user.email,
+        "address_line1": user.address_line1,
+        "address_line2": user.address_line2,
+        "postal_code": user.postal_code,
+        "city": user.city,
+        "country": user.country,
+        "is_business": user.is_business,
+        "vat_number": user.vat_number if user.is_business else "",
+    }
 
 
 INTERVAL_WORDS = {"month": ("monthly", "mensuel"), "year": ("yearly", "annuel")}

@@ -20,10 +20,13 @@ from subscriptions.models import (
     InvoiceKind,
     InvoiceStatus,
     PaymentAttempt,
+    RefundRequest,
+    RefundStatus,
     Subscription,
     SubscriptionStatus,
 )
 from subscriptions.services.auditing import audit
+from subscriptions.services.credit_notes import credit_note_issue
 from subscriptions.services.errors import SubscriptionError
 
 # --- charging --------------------------------------------------------------------------------
@@ -277,7 +280,10 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: boo
         reactivated=reactivated,
     )
     emails.email_user(
-        sub.user, "receipt", {"subscription": sub, "invoice": invoice, "reactivated": reactivated}
+        sub.user,
+        "receipt",
+        {"subscription": sub, "invoice": invoice, "reactivated": reactivated},
+        attachments=[(emails.INVOICE_PDF, invoice.pk)],
     )
 
 
@@ -397,6 +403,18 @@ def charge_refunds_sync(*, charge_id: str, now: datetime) -> Invoice | None:
                 amount=refunded - inv.amount_refunded,
                 currency=inv.currency,
                 source="stripe",
+            )
+            # Refunds the portal itself is making get their credit note when recorded.
+            in_flight = sum(
+                RefundRequest.objects.filter(
+                    invoice=inv, status__in=(RefundStatus.PROCESSING, RefundStatus.FAILED)
+                ).values_list("amount", flat=True)
+            )
+            credit_note_issue(
+                invoice=inv,
+                amount=refunded - inv.amount_refunded - in_flight,
+                now=now,
+                refunded_at=now,
             )
             inv.amount_refunded = refunded
             inv.save(update_fields=["amount_refunded"])

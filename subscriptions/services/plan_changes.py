@@ -28,6 +28,7 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.services.auditing import audit
+from subscriptions.services.credit_notes import credit_for_subscription
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import INTERVAL_WORDS, invoice_issue
 from subscriptions.services.payments import (
@@ -401,6 +402,8 @@ def switch_now(
                 "next_billing_at",
             ]
         sub.save(update_fields=fields)
+        if quote.credit > 0:
+            credit_for_subscription(subscription_id=sub.pk, amount=quote.credit, now=now)
         if invoice is not None:
             Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None)  # settled
         audit(

@@ -24,6 +24,7 @@ from subscriptions.models import (
 )
 from subscriptions.money import format_money
 from subscriptions.services.auditing import audit
+from subscriptions.services.credit_notes import credit_note_issue
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import void_open_invoices
 from subscriptions.services.periods import pending_changes_close
@@ -347,6 +348,7 @@ def _refund_succeeded(
     else:
         inv.amount_refunded = max(inv.amount_refunded, stripe_total)
     inv.save(update_fields=["amount_refunded"])
+    note = credit_note_issue(invoice=inv, amount=ref.amount, now=now, refund=ref)
     audit(
         user=ref.user,
         kind="refund_issued",
@@ -356,7 +358,12 @@ def _refund_succeeded(
         currency=ref.currency,
         rule=ref.rule,
     )
-    emails.email_user(ref.user, "refund_issued", {"refund": ref, "invoice": inv})
+    emails.email_user(
+        ref.user,
+        "refund_issued",
+        {"refund": ref, "invoice": inv, "credit_note": note},
+        attachments=[(emails.CREDIT_NOTE_PDF, note.pk)] if note else None,
+    )
 
 
 def unapplied_change_refund(*, invoice: Invoice, now: datetime) -> RefundRequest:

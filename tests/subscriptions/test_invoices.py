@@ -220,7 +220,7 @@ def test_list_query_count_does_not_grow_with_invoices(
 ):
     for n in range(count):
         _invoice(subscription, number=f"2026-{n + 1:06d}", months=n)
-    with django_assert_max_num_queries(3):  # session, user, invoices
+    with django_assert_max_num_queries(4):  # session, user, invoices, credit notes
         response = customer_client.get("/en/account/invoices/")
     assert response.content.decode().count("€58.80") == count
 
@@ -230,6 +230,6 @@ def test_detail_query_count_does_not_grow_with_lines(
     customer_client, subscription, lines, django_assert_max_num_queries
 ):
     _invoice(subscription, lines=lines)
-    with django_assert_max_num_queries(4):  # session, user, invoice, lines
+    with django_assert_max_num_queries(5):  # session, user, invoice, lines, credit notes
         response = customer_client.get("/en/account/invoices/2026-000042/")
     assert response.content.decode().count("Pro (month)") == lines

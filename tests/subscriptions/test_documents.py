@@ -1,0 +1,438 @@
+"""Invoices and credit notes a French accountant accepts: the legal mentions (L441-9, CGI
+art. 242 nonies A), on the PDF as in its Factur-X XML (EN 16931), equal to the database."""
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import facturx
+import pytest
+from lxml import etree
+
+from subscriptions.invoices import document_pdf
+from subscriptions.models import (
+    CreditNote,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    IssuedDocumentEdited,
+    Price,
+    Subscription,
+    SubscriptionStatus,
+    TaxRegime,
+)
+from subscriptions.services.credit_notes import credit_note_issue
+from subscriptions.services.invoices import seller_snapshot
+
+ISSUED = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+}
+
+
+def make_invoice(
+    user,
+    catalog,
+    *,
+    number="2026-000042",
+    currency="EUR",
+    regime=TaxRegime.FRENCH_VAT,
+    rate_bps=2000,
+    subtotal=4900,
+    tax=980,
+    language="fr",
+    buyer=None,
+    lines=None,
+):
+    price = Price.objects.get(plan=catalog["pro"], interval="month", currency=currency)
+    subscription = Subscription.objects.create(
+        user=user, plan=price.plan, price=price, status=SubscriptionStatus.ACTIVE, currency=currency
+    )
+    invoice = Invoice.objects.create(
+        number=number,
+        user=user,
+        subscription=subscription,
+        price=price,
+        kind=InvoiceKind.RENEWAL,
+        status=InvoiceStatus.PAID,
+        currency=currency,
+        subtotal=subtotal,
+        tax=tax,
+        total=subtotal + tax,
+        tax_rate_bps=rate_bps,
+        tax_regime=regime,
+        period_start=ISSUED,
+        period_end=ISSUED + timedelta(days=31),
+        issued_at=ISSUED,
+        paid_at=ISSUED,
+        seller=seller_snapshot(),
+        buyer=buyer
+        or {
+            "name": "Camille Martin",
+            "company": "Boulangerie Martin",
+            "email": user.email,
+            "address_line1": "3 place du Marché",
+            "postal_code": "69002",
+            "city": "Lyon",
+            "country": "FR",
+            "is_business": True,
+            "vat_number": "FR40303265045",
+        },
+        language=language,
+    )
+    for text, amount in lines or [("Pro, monthly / Pro, mensuel", subtotal)]:
+        InvoiceLine.objects.create(
+            invoice=invoice,
+            description=text,
+            amount=amount,
+            period_start=ISSUED,
+            period_end=ISSUED + timedelta(days=31),
+        )
+    return invoice
+
+
+def pdf_text(pdf, tmp_path):
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+
+
+def xml_of(pdf):
+    filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    assert filename == "factur-x.xml"
+    return etree.fromstring(xml)
+
+
+def amounts(root, path):
+    return [Decimal(node.text) for node in root.iterfind(path, NS)]
+
+
+def major(minor):
+    return Decimal(minor) / 100
+
+
+FRENCH_MENTIONS = [
+    "Facture 2026-000042",
+    "e-confiance SAS",
+    "SAS au capital de 10 000 €",
+    "SIREN 123456782",
+    "SIRET 12345678200002",
+    "RCS Paris 123456782",
+    "N° de TVA intracommunautaire : FR11123456782",
+    "12 rue de la Paix, 75002 Paris, France",
+    "Boulangerie Martin",
+    "Camille Martin",
+    "3 place du Marché",
+    "69002 Lyon",
+    "N° de TVA intracommunautaire : FR40303265045",
+    "Numéro de facture",
+    "Date d’émission",
+    "15 janvier 2026",
+    "Période facturée",
+    "15 janvier 2026 – 15 février 2026",
+    "Pro, mensuel",
+    "Qté",
+    "Prix unitaire HT",
+    "Taux de TVA",
+    "Montant HT",
+    "Total HT",
+    "TVA 20 %",
+    "Total TTC",
+    "49,00 €",
+    "9,80 €",
+    "58,80 €",
+    "Payée par carte le 15 janvier 2026.",
+    "Pas d’escompte pour paiement anticipé.",
+    "trois fois le taux d’intérêt légal",
+    "indemnité forfaitaire de 40,00 € pour frais de recouvrement",
+    "L441-10 et D441-5 du Code de commerce",
+]
+
+ENGLISH_MENTIONS = [
+    "Invoice 2026-000042",
+    "SAS with a share capital of 10 000 €",
+    "SIREN 123456782",
+    "SIRET 12345678200002",
+    "RCS Paris 123456782",
+    "VAT number: FR11123456782",
+    "VAT number: FR40303265045",
+    "Issue date",
+    "January 15, 2026",
+    "Service period",
+    "Pro, monthly",
+    "Unit price excl. VAT",
+    "VAT rate",
+    "Subtotal excl. VAT",
+    "VAT 20%",
+    "Total incl. VAT",
+    "€49.00",
+    "€9.80",
+    "€58.80",
+    "Paid by card on January 15, 2026.",
+    "No discount for early payment.",
+    "three times the French legal interest rate",
+    "fixed indemnity of €40.00 for recovery costs",
+]
+
+
+def squash(text):
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+@pytest.mark.parametrize(
+    ("language", "mentions"), [("fr", FRENCH_MENTIONS), ("en", ENGLISH_MENTIONS)]
+)
+def test_every_legal_mention_is_on_the_invoice_in_its_language(
+    customer, catalog, tmp_path, language, mentions
+):
+    invoice = make_invoice(customer, catalog, language=language)
+    text = squash(pdf_text(document_pdf(invoice), tmp_path))
+    for mention in mentions:
+        assert squash(mention) in text, mention
+    if language == "fr":
+        for english in ("Invoice", "Paid by card", "VAT number", "Late payment"):
+            assert english not in text, english
+
+
+def test_a_consumer_is_not_told_of_the_business_recovery_indemnity(customer, catalog, tmp_path):
+    buyer = {"name": "Camille Martin", "country": "FR", "is_business": False, "vat_number": ""}
+    invoice = make_invoice(customer, catalog, buyer=buyer)
+    text = squash(pdf_text(document_pdf(invoice), tmp_path))
+    assert "40,00 €" not in text
+    assert "intracommunautaire : FR4" not in text
+    assert "Payée par carte le 15 janvier 2026." in text
+
+
+def test_the_xml_equals_the_pdf_equals_the_database(customer, catalog, tmp_path):
+    invoice = make_invoice(
+        customer,
+        catalog,
+        subtotal=9800,
+        tax=1960,
+        lines=[("Pro, monthly / Pro, mensuel", 14700), ("Free months / Mois offerts : 1", -4900)],
+    )
+    pdf = document_pdf(invoice)
+    root = xml_of(pdf)
+    text = squash(pdf_text(pdf, tmp_path))
+    summary = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"
+    money_path = summary + "ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
+    assert amounts(root, money_path + "TaxBasisTotalAmount") == [major(invoice.subtotal)]
+    assert amounts(root, money_path + "TaxTotalAmount") == [major(invoice.tax)]
+    assert amounts(root, money_path + "GrandTotalAmount") == [major(invoice.total)]
+    assert amounts(root, money_path + "LineTotalAmount") == [Decimal("147.00")]
+    assert amounts(root, money_path + "AllowanceTotalAmount") == [Decimal("49.00")]
+    assert amounts(root, money_path + "DuePayableAmount") == [Decimal("0.00")]
+    tax = summary + "ram:ApplicableTradeTax/ram:"
+    assert amounts(root, tax + "BasisAmount") == [Decimal("98.00")]
+    assert amounts(root, tax + "CalculatedAmount") == [Decimal("19.60")]
+    assert root.findtext(tax + "CategoryCode", namespaces=NS) == "S"
+    assert amounts(root, tax + "RateApplicablePercent") == [Decimal("20.00")]
+    for printed in ("98,00 €", "19,60 €", "117,60 €", "147,00 €", "-49,00 €"):
+        assert printed in text.replace("−", "-"), printed
+    assert root.findtext("rsm:ExchangedDocument/ram:ID", namespaces=NS) == invoice.number
+    assert root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == "380"
+    seller = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement/"
+    assert root.findtext(seller + "ram:SellerTradeParty/ram:Name", namespaces=NS) == (
+        "e-confiance SAS"
+    )
+    siren = root.find(seller + "ram:SellerTradeParty/ram:SpecifiedLegalOrganization/ram:ID", NS)
+    assert (siren.text, siren.get("schemeID")) == ("123456782", "0002")
+    assert root.findtext(seller + "ram:BuyerTradeParty/ram:Name", namespaces=NS) == (
+        "Boulangerie Martin"
+    )
+    vat_ids = [
+        node.text for node in root.iterfind(seller + "*/ram:SpecifiedTaxRegistration/ram:ID", NS)
+    ]
+    assert vat_ids == ["FR11123456782", "FR40303265045"]
+
+
+KINDS = {
+    "french_vat_eur": {"currency": "EUR"},
+    "french_vat_usd": {"currency": "USD"},
+    "french_vat_gbp": {"currency": "GBP"},
+    "reverse_charge": {
+        "regime": TaxRegime.REVERSE_CHARGE,
+        "rate_bps": 0,
+        "tax": 0,
+        "buyer": {
+            "name": "Anna Schmidt",
+            "company": "Schmidt GmbH",
+            "city": "Berlin",
+            "postal_code": "10115",
+            "country": "DE",
+            "is_business": True,
+            "vat_number": "DE136695976",
+        },
+    },
+    "outside_scope_non_eu": {
+        "regime": TaxRegime.OUTSIDE_SCOPE,
+        "rate_bps": 0,
+        "tax": 0,
+        "currency": "USD",
+        "buyer": {
+            "name": "Jo Smith",
+            "company": "Smith Inc.",
+            "city": "Boston",
+            "country": "US",
+            "is_business": True,
+            "vat_number": "",
+        },
+    },
+}
+CATEGORY = {
+    "french_vat_eur": "S",
+    "french_vat_usd": "S",
+    "french_vat_gbp": "S",
+    "reverse_charge": "AE",
+    "outside_scope_non_eu": "O",
+}
+
+
+@pytest.mark.parametrize("credit_note", [False, True], ids=["invoice", "credit_note"])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_of_document_is_a_valid_factur_x_en16931(
+    customer, catalog, tmp_path, kind, credit_note
+):
+    invoice = make_invoice(customer, catalog, **KINDS[kind])
+    document = invoice
+    if credit_note:
+        document = credit_note_issue(invoice=invoice, amount=2000, now=ISSUED + timedelta(days=2))
+    pdf = document_pdf(document)
+    assert len(pdf) < 100_000
+    _filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
+    assert facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    root = etree.fromstring(xml)
+    assert facturx.get_level(root) == "en16931"
+    assert root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == (
+        "381" if credit_note else "380"
+    )
+    settlement = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement/"
+    assert root.findtext(settlement + "ram:InvoiceCurrencyCode", namespaces=NS) == (
+        invoice.currency
+    )
+    assert (
+        root.findtext(settlement + "ram:ApplicableTradeTax/ram:CategoryCode", namespaces=NS)
+        == (CATEGORY[kind])
+    )
+    total = settlement + "ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
+    assert amounts(root, total + "GrandTotalAmount") == [major(document.total)]
+    assert amounts(root, total + "TaxTotalAmount") == [major(document.tax)]
+    text = squash(pdf_text(pdf, tmp_path))
+    if credit_note:
+        reference = settlement + "ram:InvoiceReferencedDocument/ram:IssuerAssignedID"
+        assert root.findtext(reference, namespaces=NS) == invoice.number
+        assert f"Avoir sur la facture {invoice.number} du 15 janvier 2026" in text
+        assert "Remboursé sur la carte" not in text  # a credit kept on the account
+    if kind == "reverse_charge":
+        assert "Autoliquidation – article 196 de la directive 2006/112/CE" in text
+        assert "N° de TVA intracommunautaire : DE136695976" in text
+    if kind == "outside_scope_non_eu":
+        assert "TVA non applicable – article 259-1 du CGI" in text
+        assert root.findtext(
+            settlement + "ram:ApplicableTradeTax/ram:ExemptionReasonCode", namespaces=NS
+        ) == ("VATEX-EU-O")
+
+
+def test_the_pdf_renders_as_images_for_print(customer, catalog, settings):
+    """Writes var/test-artifacts/invoice-*.png, greyscale as a black and white printer would."""
+    invoice = make_invoice(customer, catalog)
+    note = credit_note_issue(invoice=invoice, amount=5880, now=ISSUED, refunded_at=ISSUED)
+    artifacts = settings.BASE_DIR / "var" / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for document in (invoice, note):
+        pdf_path = artifacts / f"{document.number}.pdf"
+        pdf_path.write_bytes(document_pdf(document))
+        prefix = artifacts / f"invoice-{document.number}"
+        subprocess.run(
+            ["pdftoppm", "-png", "-gray", "-r", "60", str(pdf_path), str(prefix)], check=True
+        )
+        image = next(artifacts.glob(f"invoice-{document.number}*.png"))
+        assert image.stat().st_size > 5_000  # a page with text on it, not a blank
+    assert note.total == invoice.total
+    assert (note.subtotal, note.tax) == (invoice.subtotal, invoice.tax)
+
+
+# --- never edited after issue -------------------------------------------------------------------
+
+
+def test_an_issued_invoice_cannot_be_edited_only_its_payment_state_moves(customer, catalog):
+    invoice = make_invoice(customer, catalog)
+    invoice.total = 1
+    with pytest.raises(IssuedDocumentEdited):
+        invoice.save()
+    with pytest.raises(IssuedDocumentEdited):
+        invoice.save(update_fields=["total"])
+    with pytest.raises(IssuedDocumentEdited):
+        Invoice.objects.filter(pk=invoice.pk).update(subtotal=0)
+    with pytest.raises(IssuedDocumentEdited):
+        Invoice.objects.filter(pk=invoice.pk).update(seller={"name": "Someone else"})
+    line = invoice.lines.get()
+    line.amount = 1
+    with pytest.raises(IssuedDocumentEdited):
+        line.save()
+    with pytest.raises(IssuedDocumentEdited):
+        InvoiceLine.objects.filter(pk=line.pk).update(amount=1)
+    with pytest.raises(IssuedDocumentEdited):
+        invoice.delete()
+
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.total, invoice.subtotal, invoice.lines.get().amount) == (5880, 4900, 4900)
+    invoice.amount_refunded = 1000
+    invoice.status = InvoiceStatus.UNCOLLECTIBLE
+    invoice.save()
+    Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None, status=InvoiceStatus.PAID)
+    # An account's erasure replaces the buyer by its marker, the one change allowed.
+    Invoice.objects.filter(pk=invoice.pk).update(buyer={"deleted": True})
+    invoice.refresh_from_db()
+    assert (invoice.amount_refunded, invoice.status, invoice.buyer) == (
+        1000,
+        InvoiceStatus.PAID,
+        {"deleted": True},
+    )
+
+
+def test_a_credit_note_is_frozen_too_and_adds_up(customer, catalog):
+    from django.db import IntegrityError, transaction
+
+    invoice = make_invoice(customer, catalog)
+    note = credit_note_issue(invoice=invoice, amount=1000, now=ISSUED)
+    assert (note.subtotal, note.tax, note.total) == (833, 167, 1000)
+    note.total = 2000
+    with pytest.raises(IssuedDocumentEdited):
+        note.save()
+    with pytest.raises(IssuedDocumentEdited):
+        CreditNote.objects.filter(pk=note.pk).update(total=2000)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CreditNote.objects.create(
+            number="AV-2026-999999",
+            invoice=invoice,
+            user=customer,
+            reason="credit",
+            currency="EUR",
+            subtotal=100,
+            tax=20,
+            total=150,
+            tax_rate_bps=2000,
+            period_start=ISSUED,
+            period_end=ISSUED,
+            issued_at=ISSUED,
+        )
+
+
+def test_credit_notes_have_their_own_gap_free_yearly_sequence(customer, catalog):
+    invoice = make_invoice(customer, catalog)
+    first = credit_note_issue(invoice=invoice, amount=100, now=ISSUED)
+    second = credit_note_issue(invoice=invoice, amount=100, now=ISSUED + timedelta(days=1))
+    assert credit_note_issue(invoice=invoice, amount=0, now=ISSUED) is None  # nothing credited
+    next_year = credit_note_issue(invoice=invoice, amount=100, now=datetime(2027, 1, 1, tzinfo=UTC))
+    assert [first.number, second.number, next_year.number] == [
+        "AV-2026-000001",
+        "AV-2026-000002",
+        "AV-2027-000001",
+    ]
+    assert invoice.number == "2026-000042"  # invoices keep their own sequence
