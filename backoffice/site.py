@@ -1,0 +1,89 @@
+"""The admin site staff work in: the work queue as home, unique section names, dj-stripe's
+mirrors for superusers only."""
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib import admin
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from backoffice.queue import work_queue
+
+# Sections named after what staff find in them (allauth's "account" app is also "Accounts").
+SECTION_NAMES = {
+    "account": _("Sign-in e-mail addresses"),
+    "mfa": _("Two-factor authentication"),
+    "auth": _("Staff groups"),
+    "djstripe": _("Stripe mirrors (technical)"),
+}
+SUPERUSER_ONLY_APPS = {"djstripe"}
+
+
+class SuperuserOnlyMixin:
+    """dj-stripe's mirrors are technical and in English: superusers only, list and URL."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request) and super().has_view_permission(  # type: ignore[misc]
+            request, obj
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request) and super().has_change_permission(  # type: ignore[misc]
+            request, obj
+        )
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.has_module_permission(request) and super().has_add_permission(  # type: ignore[misc]
+            request, *args
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request) and super().has_delete_permission(  # type: ignore[misc]
+            request, obj
+        )
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_title = _("Back office")
+    index_title = _("What waits for you")
+    index_template = "admin/portal_index.html"
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        models = (
+            model_or_iterable
+            if isinstance(model_or_iterable, list | tuple)
+            else [model_or_iterable]
+        )
+        if models and models[0]._meta.app_label in SUPERUSER_ONLY_APPS:
+            base = admin_class or admin.ModelAdmin
+            admin_class = type(base.__name__, (SuperuserOnlyMixin, base), {})
+        super().register(model_or_iterable, admin_class, **options)
+
+    def _build_app_dict(self, request: HttpRequest, label: str | None = None) -> dict[str, Any]:
+        app_dict = super()._build_app_dict(request, label)
+        for app_label, app in app_dict.items():
+            if app_label in SECTION_NAMES:
+                app["name"] = SECTION_NAMES[app_label]
+        return app_dict
+
+    def app_index(
+        self, request: HttpRequest, app_label: str, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        # The section's own name, not "Administration de Abonnements".
+        name = SECTION_NAMES.get(app_label) or apps.get_app_config(app_label).verbose_name
+        return super().app_index(request, app_label, {"title": name, **(extra_context or {})})
+
+    def index(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        user = request.user
+        now = timezone.now()
+        queue = work_queue(staff=user, now=now) if isinstance(user, User) else None
+        return super().index(request, {"queue": queue, "now": now, **(extra_context or {})})
