@@ -13,7 +13,7 @@ from subscriptions.models import (
     RefundRequest,
     RefundStatus,
 )
-from subscriptions.staff_selectors import change_request_due_by
+from subscriptions.services.contract_changes import change_request_due_by
 from support.models import Ticket, TicketStatus
 
 KIND_CHANGE = "change"

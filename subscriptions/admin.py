@@ -27,12 +27,16 @@ from subscriptions.models import (
     RefundStatus,
     Subscription,
 )
-from subscriptions.services.contract_changes import change_request_decide, change_request_quote
+from subscriptions.services.contract_changes import (
+    change_request_decide,
+    change_request_due_by,
+    change_request_quote,
+)
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.offers import switching_offer_grant
 from subscriptions.services.refund_quotes import refund_quote_for
 from subscriptions.services.refunds import refund_review_decide
-from subscriptions.staff_selectors import change_request_applied, change_request_due_by
+from subscriptions.staff_selectors import change_request_applied
 
 
 def _language() -> str:

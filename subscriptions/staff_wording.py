@@ -232,6 +232,7 @@ SENTENCES: dict[str, Callable[[_Words], SafeString | str]] = {
     "data_export_requested": lambda w: _("Data export requested."),
     "data_export_ready": lambda w: _("Data export ready."),
     "account_deleted": lambda w: _("Account deleted."),
+    "review_reminder_sent": lambda w: _("Staff reminded that a decision is due soon."),
 }
 
 PLAN_KEYS = ("plan", "old", "new", "target")

@@ -5,7 +5,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 
 from subscriptions import webhooks
-from subscriptions.services import billing
+from subscriptions.services import billing, contract_changes
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -24,3 +24,9 @@ def billing_run() -> dict[str, int]:
 @shared_task(acks_late=True)
 def stripe_events_retry() -> int:
     return webhooks.stripe_events_retry()
+
+
+@shared_task(acks_late=True)
+def review_reminders_send() -> int:
+    """Hourly: staff are told of reviews near their 5-business-day target (002)."""
+    return contract_changes.review_reminders_send(now=timezone.now())

@@ -179,6 +179,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "stripe-events-retry": {"task": "subscriptions.tasks.stripe_events_retry", "schedule": 900.0},
     "privacy-exports-expire": {"task": "privacy.tasks.exports_expire", "schedule": 3600.0},
+    "review-reminders": {"task": "subscriptions.tasks.review_reminders_send", "schedule": 3600.0},
 }
 
 # Stripe moves the money; the portal owns subscriptions and invoices (DESIGN.md).
@@ -204,6 +205,11 @@ TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)
 STRIPE_EVENT_RETRY_DAYS = 3
 SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env('PORTAL_PORT', default='8000')}")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@portal.localhost")
+# Where staff are told of new change requests, refund reviews and near deadlines; empty:
+# each active member of the deciding group, in their own language.
+STAFF_NOTIFY_EMAIL = env("STAFF_NOTIFY_EMAIL", default="")
+# A review not decided this long before its target is brought to the staff's attention.
+STAFF_REVIEW_REMINDER_HOURS = env.int("STAFF_REVIEW_REMINDER_HOURS", default=24)
 
 # Behind the reverse proxy production assumes, allauth's rate limits must key on the client's
 # address, not the proxy's: either the number of proxies that append to X-Forwarded-For, or

@@ -52,7 +52,7 @@ def test_the_home_lists_what_waits_overdue_first_with_time_left(
     late = support.ticket_create(
         user=customers[0], category="technical", subject="Widget down", body="x", now=T0
     )
-    support.ticket_create(
+    second = support.ticket_create(
         user=customers[1],
         category="billing",
         subject="Invoice address",
@@ -64,7 +64,10 @@ def test_the_home_lists_what_waits_overdue_first_with_time_left(
     with time_machine.travel(at, tick=False), django_assert_max_num_queries(25):
         page = client.get("/en/admin/")
     html = page.content.decode()
-    assert rows(html, "tickets") == [f"{late.reference} Widget down", "#2 Invoice address"]
+    assert rows(html, "tickets") == [
+        f"{late.reference} Widget down",
+        f"{second.reference} Invoice address",
+    ]
     assert rows(html, "refunds") == ["2026-000001", "2026-000002"]
     assert rows(html, "changes") == ["Standard → Premium"]
     assert "⚠ overdue by 1\xa0hour" in html
