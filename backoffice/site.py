@@ -5,13 +5,18 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.urls import path
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from backoffice.queue import work_queue
+from backoffice.search import customer_file, customer_search
+from subscriptions.models import Plan
+from subscriptions.staff_wording import event_sentence, rule_label
 
 # Sections named after what staff find in them (allauth's "account" app is also "Accounts").
 SECTION_NAMES = {
@@ -79,6 +84,46 @@ class PortalAdminSite(admin.AdminSite):
         # The section's own name, not "Administration de Abonnements".
         name = SECTION_NAMES.get(app_label) or apps.get_app_config(app_label).verbose_name
         return super().app_index(request, app_label, {"title": name, **(extra_context or {})})
+
+    def get_urls(self) -> list[Any]:
+        custom = [
+            path("customers/", self.admin_view(self.customer_search_view), name="customer_search"),
+            path(
+                "customers/<int:user_id>/",
+                self.admin_view(self.customer_file_view),
+                name="customer_file",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def customer_search_view(self, request: HttpRequest) -> TemplateResponse:
+        if not request.user.has_perm("accounts.view_user"):
+            raise PermissionDenied
+        query = request.GET.get("q", "")[:200]
+        context = {
+            **self.each_context(request),
+            "title": _("Find a customer"),
+            "query": query,
+            "results": list(customer_search(query=query)) if query else None,
+        }
+        return TemplateResponse(request, "admin/customer_search.html", context)
+
+    def customer_file_view(self, request: HttpRequest, user_id: int) -> TemplateResponse:
+        if not request.user.has_perm("accounts.view_user"):
+            raise PermissionDenied
+        found = customer_file(user_id=user_id)
+        if found is None:
+            raise Http404
+        language = translation.get_language() or "fr"
+        plans = {p.code: p for p in Plan.objects.all()}
+        context = {
+            **self.each_context(request),
+            "title": found.customer.email,
+            "file": found,
+            "timeline": [event_sentence(e, language, plans) for e in found.events],
+            "refund_rows": [(r, rule_label(r.rule)) for r in found.refunds],
+        }
+        return TemplateResponse(request, "admin/customer_file.html", context)
 
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
