@@ -6,13 +6,14 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from backoffice import dashboard
 from backoffice.queue import work_queue
 from backoffice.search import customer_file, customer_search
 from subscriptions.models import Plan
@@ -88,6 +89,7 @@ class PortalAdminSite(admin.AdminSite):
     def get_urls(self) -> list[Any]:
         custom = [
             path("customers/", self.admin_view(self.customer_search_view), name="customer_search"),
+            path("metrics/", self.admin_view(self.metrics_view), name="metrics"),
             path(
                 "customers/<int:user_id>/",
                 self.admin_view(self.customer_file_view),
@@ -124,6 +126,28 @@ class PortalAdminSite(admin.AdminSite):
             "refund_rows": [(r, rule_label(r.rule)) for r in found.refunds],
         }
         return TemplateResponse(request, "admin/customer_file.html", context)
+
+    def metrics_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("subscriptions.view_invoice"):
+            raise PermissionDenied
+        zone = timezone.get_current_timezone()
+        language = translation.get_language() or "fr"
+        charts, reasons = dashboard.charts(now=timezone.now(), zone=zone, language=language)
+        wanted = request.GET.get("csv")
+        if wanted:
+            chart = next((c for c in charts if c.slug == wanted), None)
+            if chart is None:
+                raise Http404
+            response = HttpResponse(chart.csv(), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{chart.slug}.csv"'
+            return response
+        context = {
+            **self.each_context(request),
+            "title": _("The business in numbers"),
+            "charts": charts,
+            "reasons": reasons[:30],
+        }
+        return TemplateResponse(request, "admin/metrics.html", context)
 
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
