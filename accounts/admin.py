@@ -82,7 +82,7 @@ class UserAdmin(DjangoUserAdmin):
         if request.method == "POST":
             email = user.email
             try:
-                deleted = privacy.account_delete(user=user, actor=request.user, now=timezone.now())  # type: ignore[arg-type]
+                deleted = privacy.account_delete(user=user, actor=request.user, now=timezone.now())
             except (privacy.PrivacyError, SubscriptionError) as exc:
                 self.message_user(request, str(exc.message), messages.ERROR)
                 return HttpResponseRedirect(change_url)

@@ -1,5 +1,6 @@
 """The metrics page's charts, built from backoffice.metrics in the staff's language."""
 
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 
 from babel.dates import format_date
@@ -22,14 +23,14 @@ def charts(*, now: datetime, zone: tzinfo, language: str) -> tuple[list[Chart], 
     labels = [str(format_date(m.key, "MMM y", locale=babel_locale(language))) for m in months]
     iso = [m.key.strftime("%Y-%m") for m in months]
 
-    def chart(slug, title, columns, series, cell=_count, csv_cell=str):  # type: ignore[no-untyped-def]
+    def chart(slug, title, columns, series, cell=_count, csv_cell=str):
         rows = [[series.get(key, m) for key, _label in columns] for m in months]
         return Chart(slug, title, columns, labels, rows, cell, iso, csv_cell)
 
-    def money_cell(currency: str):  # type: ignore[no-untyped-def]
+    def money_cell(currency: str) -> Callable[[int], str]:
         return lambda v: format_money(v, currency, language)
 
-    def money_csv(currency: str):  # type: ignore[no-untyped-def]
+    def money_csv(currency: str) -> Callable[[int], str]:
         return lambda v: str(to_major_units(v, currency))
 
     out: list[Chart] = []

@@ -72,7 +72,7 @@ class PortalAdminSite(admin.AdminSite):
             admin_class = type(base.__name__, (SuperuserOnlyMixin, base), {})
         super().register(model_or_iterable, admin_class, **options)
 
-    def _build_app_dict(self, request: HttpRequest, label: str | None = None) -> dict[str, Any]:
+    def _build_app_dict(self, request: HttpRequest, label: Any = None) -> dict[str, Any]:
         app_dict = super()._build_app_dict(request, label)
         for app_label, app in app_dict.items():
             if app_label in SECTION_NAMES:

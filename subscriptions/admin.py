@@ -342,7 +342,7 @@ class PaymentAttemptAdmin(AttemptWordsMixin, admin.ModelAdmin):
     list_filter = ["status", "currency"]
     search_fields = ["invoice__number", "payment_intent_id", "invoice__user__email"]
     list_select_related = ["invoice"]
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "invoice",
         "number",
         "status",
@@ -351,7 +351,7 @@ class PaymentAttemptAdmin(AttemptWordsMixin, admin.ModelAdmin):
         "created_at",
         "failure_display",
         "payment_intent_id",
-    ]
+    )
 
     def has_add_permission(self, request):
         return False
@@ -372,7 +372,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["sentence", "user", "actor"]
     search_fields = ["user__email"]
     list_select_related = ["user", "actor"]
-    fields = readonly_fields = ["sentence", "user", "actor"]
+    fields = readonly_fields = ("sentence", "user", "actor")
 
     def get_queryset(self, request):
         self._plans = {p.code: p for p in Plan.objects.all()}
@@ -564,8 +564,8 @@ class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
     def policy_explanation(self, obj: RefundRequest) -> str:
         quote = refund_quote_for(invoice=obj.invoice, now=timezone.now())
         if quote.rule == "none" or not quote.amount:
-            return _("No automatic refund applies today: the decision is yours.")
-        return _("%(rule)s: %(amount)s would be refunded automatically.") % {
+            return str(_("No automatic refund applies today: the decision is yours."))
+        return str(_("%(rule)s: %(amount)s would be refunded automatically.")) % {
             "rule": staff_wording.rule_label(quote.rule).capitalize(),
             "amount": _money(quote.amount, quote.currency),
         }
@@ -626,7 +626,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and obj.status == ChangeRequestStatus.PENDING:
-            decision = ("quote_summary", "decision", "written_reason")
+            decision: tuple[str, ...] = ("quote_summary", "decision", "written_reason")
         else:
             decision = (*DECIDED_FIELDS, "applied")
         return ((None, {"fields": self.facts}), (_("Decision"), {"fields": decision}))
@@ -685,11 +685,11 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
     @admin.display(description=_("applied"))
     def applied(self, obj: ContractChangeRequest) -> str:
         if obj.status != ChangeRequestStatus.APPROVED:
-            return _("Nothing was changed.")
+            return str(_("Nothing was changed."))
         event = change_request_applied(obj)
         if event is not None:
             return staff_wording.event_sentence(event, _language())
-        return _("%(plan)s from the next period, nothing charged.") % {
+        return str(_("%(plan)s from the next period, nothing charged.")) % {
             "plan": obj.target_price.plan.name
         }
 

@@ -271,7 +271,10 @@ def _remind(
     admin_path: str,
 ) -> int:
     with transaction.atomic():
-        audit(user=user, kind="review_reminder_sent", **marker)
+        if "refund" in marker:
+            audit(user=user, kind="review_reminder_sent", refund=marker["refund"])
+        else:
+            audit(user=user, kind="review_reminder_sent", change=marker["change"])
         emails.email_staff(
             emails.STAFF_BILLING,
             "staff_review_due",
