@@ -1,3 +1,4 @@
+from datetime import datetime
 from decimal import Decimal
 
 from babel.numbers import get_currency_precision as money_precision
@@ -7,9 +8,10 @@ from django.db.models import Case, When
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
+from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import money, wording
+from subscriptions import money, staff_wording
 from subscriptions.admin_documents import DocumentPdfLinkMixin
 from subscriptions.models import (
     AuditEvent,
@@ -26,15 +28,24 @@ from subscriptions.models import (
     RefundStatus,
     Subscription,
 )
-from subscriptions.services.contract_changes import change_request_decide, change_request_quote
+from subscriptions.services.contract_changes import (
+    change_request_decide,
+    change_request_due_by,
+    change_request_quote,
+)
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.offers import switching_offer_grant
 from subscriptions.services.refund_quotes import refund_quote_for
 from subscriptions.services.refunds import refund_review_decide
+from subscriptions.staff_selectors import change_request_applied
+
+
+def _language() -> str:
+    return translation.get_language() or "fr"
 
 
 def _money(amount: int, currency: str) -> str:
-    return money.format_money(amount, currency, translation.get_language() or "fr")
+    return money.format_money(amount, currency, _language())
 
 
 class CustomerTimelineMixin:
@@ -111,44 +122,68 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 class AuditEventInline(ReadOnlyInline):
+    """The customer's timeline, one sentence per event, newest first."""
+
     model = AuditEvent
     fk_name = "user"
-    fields = readonly_fields = ("created_at", "kind", "subscription", "actor", "data")
+    fields = readonly_fields = ("sentence", "actor")
     ordering = ["-created_at", "-pk"]
+    verbose_name = _("event")
     verbose_name_plural = _("timeline")
 
+    def get_queryset(self, request):
+        self._plans = {p.code: p for p in Plan.objects.all()}  # one query for every sentence
+        return super().get_queryset(request).select_related("actor")
 
-class PaymentAttemptInline(ReadOnlyInline):
+    @admin.display(description=_("what happened"))
+    def sentence(self, obj: AuditEvent) -> str:
+        return staff_wording.event_sentence(obj, _language(), getattr(self, "_plans", None))
+
+
+class AttemptWordsMixin:
+    @admin.display(description=_("amount"))
+    def amount_display(self, obj: PaymentAttempt) -> str:
+        return _money(obj.amount, obj.currency)
+
+    @admin.display(description=_("trigger"))
+    def trigger_display(self, obj: PaymentAttempt) -> str:
+        return staff_wording.trigger_label(obj.trigger)
+
+    @admin.display(description=_("why it failed"))
+    def failure_display(self, obj: PaymentAttempt) -> str:
+        return obj.reason if obj.status != "succeeded" else ""
+
+
+class PaymentAttemptInline(AttemptWordsMixin, ReadOnlyInline):
     model = PaymentAttempt
     fields = readonly_fields = (
         "number",
         "created_at",
-        "trigger",
+        "trigger_display",
         "status",
-        "amount",
+        "amount_display",
         "payment_intent_id",
-        "failure_code",
-        "failure_message",
+        "failure_display",
     )
 
 
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    fields = readonly_fields = ("description", "amount", "period_start", "period_end")
+    fields = readonly_fields = ("description", "amount_display", "period_start", "period_end")
+
+    @admin.display(description=_("amount"))
+    def amount_display(self, obj: InvoiceLine) -> str:
+        return _money(obj.amount, obj.invoice.currency)
 
 
 class InvoiceInline(ReadOnlyInline):
     model = Invoice
-    fields = readonly_fields = (
-        "number",
-        "kind",
-        "status",
-        "total",
-        "currency",
-        "issued_at",
-        "paid_at",
-    )
+    fields = readonly_fields = ("number", "kind", "status", "total_display", "issued_at", "paid_at")
     show_change_link = True
+
+    @admin.display(description=_("total"))
+    def total_display(self, obj: Invoice) -> str:
+        return _money(obj.total, obj.currency)
 
 
 @admin.register(Subscription)
@@ -167,8 +202,19 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "user__name", "user__company"]
     list_select_related = ["user", "plan"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Subscription._meta.fields]
+    readonly_fields = [
+        *(
+            f.name
+            for f in Subscription._meta.fields
+            if f.editable and f.name not in ("id", "credit", "anchor_at", "period_index")
+        ),
+        "credit_display",
+    ]
     inlines = [InvoiceInline]
+
+    @admin.display(description=_("credit"))
+    def credit_display(self, obj: Subscription) -> str:
+        return _money(obj.credit, obj.currency)
 
     def has_add_permission(self, request):
         return False  # subscriptions change through the services only
@@ -222,8 +268,57 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
     search_fields = ["number", "user__email", "stripe_payment_intent_id", "stripe_charge_id"]
     list_select_related = ["user"]
     date_hierarchy = "issued_at"
-    readonly_fields = ["pdf_link", *[f.name for f in Invoice._meta.fields]]
+    readonly_fields = [
+        "pdf_link",
+        "number",
+        "user",
+        "subscription",
+        "price",
+        "kind",
+        "status",
+        "subtotal_display",
+        "tax_display",
+        "display_total",
+        "refunded_display",
+        "tax_rate_display",
+        "tax_regime",
+        "period_start",
+        "period_end",
+        "issued_at",
+        "paid_at",
+        "seller_display",
+        "buyer_display",
+        "language",
+        "next_retry_at",
+        "first_failed_at",
+        "stripe_charge_id",
+        "stripe_payment_intent_id",
+    ]
     inlines = [InvoiceLineInline, PaymentAttemptInline]
+
+    @admin.display(description=_("subtotal"))
+    def subtotal_display(self, obj: Invoice) -> str:
+        return _money(obj.subtotal, obj.currency)
+
+    @admin.display(description=_("tax"))
+    def tax_display(self, obj: Invoice) -> str:
+        return _money(obj.tax, obj.currency)
+
+    @admin.display(description=_("refunded"))
+    def refunded_display(self, obj: Invoice) -> str:
+        return _money(obj.amount_refunded, obj.currency)
+
+    @admin.display(description=_("tax rate"))
+    def tax_rate_display(self, obj: Invoice) -> str:
+        return staff_wording.percent(obj.tax_rate_bps, _language())
+
+    @admin.display(description=_("seller"))
+    def seller_display(self, obj: Invoice) -> str:
+        return staff_wording.party_lines(obj.seller)
+
+    @admin.display(description=_("buyer"))
+    def buyer_display(self, obj: Invoice) -> str:
+        return staff_wording.party_lines(obj.buyer)
 
     def has_add_permission(self, request):
         return False
@@ -237,22 +332,29 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentAttempt)
-class PaymentAttemptAdmin(admin.ModelAdmin):
+class PaymentAttemptAdmin(AttemptWordsMixin, admin.ModelAdmin):
     list_display = [
         "invoice",
         "number",
         "status",
-        "trigger",
-        "amount",
-        "currency",
+        "trigger_display",
+        "amount_display",
         "created_at",
-        "failure_code",
+        "failure_display",
     ]
-    list_filter = ["status", "trigger", "currency"]
+    list_filter = ["status", "currency"]
     search_fields = ["invoice__number", "payment_intent_id", "invoice__user__email"]
     list_select_related = ["invoice"]
-    readonly_fields = [f.name for f in PaymentAttempt._meta.fields if f.name != "client_secret"]
-    exclude = ["client_secret"]
+    fields = readonly_fields = (
+        "invoice",
+        "number",
+        "status",
+        "trigger_display",
+        "amount_display",
+        "created_at",
+        "failure_display",
+        "payment_intent_id",
+    )
 
     def has_add_permission(self, request):
         return False
@@ -270,11 +372,18 @@ class BillingAccountAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "user", "kind", "subscription", "actor"]
-    list_filter = ["kind"]
-    search_fields = ["user__email", "kind"]
-    list_select_related = ["user", "subscription", "actor"]
-    readonly_fields = ["created_at", "user", "kind", "subscription", "actor", "data"]
+    list_display = ["sentence", "user", "actor"]
+    search_fields = ["user__email"]
+    list_select_related = ["user", "actor"]
+    fields = readonly_fields = ("sentence", "user", "actor")
+
+    def get_queryset(self, request):
+        self._plans = {p.code: p for p in Plan.objects.all()}
+        return super().get_queryset(request)
+
+    @admin.display(description=_("what happened"), ordering="-created_at")
+    def sentence(self, obj: AuditEvent) -> str:
+        return staff_wording.event_sentence(obj, _language(), getattr(self, "_plans", None))
 
     def has_add_permission(self, request):
         return False
@@ -336,6 +445,26 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _due_words(due: datetime | None, *, waiting: bool) -> str:
+    """'within 2 days (14 Jan 2027 00:00)' or '⚠ overdue by 3 hours (…)', for what waits."""
+    if due is None:
+        return "—"
+    when = staff_wording.moment(due, _language())
+    if not waiting:
+        return when
+    now = timezone.now()
+    if due < now:
+        return format_html(
+            "<strong>⚠ {}</strong> ({})",
+            _("overdue by %(time)s") % {"time": timesince(due, now, depth=1)},
+            when,
+        )
+    return _("%(time)s left (%(when)s)") % {"time": timeuntil(due, now, depth=1), "when": when}
+
+
+DECIDED_FIELDS = ("decided_by", "decided_at", "decision_reason")
+
+
 @admin.register(RefundRequest)
 class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelAdmin):
     form = RefundDecisionForm
@@ -343,69 +472,48 @@ class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelA
         "created_at",
         "user",
         "invoice",
-        "rule",
+        "rule_display",
         "status_display",
         "display_amount",
-        "due_by",
+        "due_display",
     ]
-    list_filter = ["status", "rule", "reason", OverdueFilter]
+    list_filter = ["status", "reason", OverdueFilter]
     search_fields = ["user__email", "invoice__number"]
     list_select_related = ["user", "invoice"]
-    readonly_fields = [
+    facts = (
         "customer_timeline",
         "invoice",
         "charge_summary",
         "policy_explanation",
         "reason",
         "details",
-        "rule",
+        "rule_display",
         "status",
-        "quoted_amount",
-        "amount",
-        "currency",
-        "ends_at",
+        "display_amount",
         "created_at",
-        "due_by",
-        "decided_by",
-        "decided_at",
-        "decision_reason",
+        "due_display",
+    )
+    readonly_fields = [
+        *facts,
+        "preview",
+        *DECIDED_FIELDS,
+        "refunded_display",
+        "refunded_at",
         "stripe_refund_id",
         "attempts",
         "last_error",
     ]
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "customer_timeline",
-                    "invoice",
-                    "charge_summary",
-                    "policy_explanation",
-                    "reason",
-                    "details",
-                    "rule",
-                    "status",
-                    "amount",
-                    "due_by",
-                )
-            },
-        ),
-        (
-            _("Decision"),
-            {
-                "fields": (
-                    "decision",
-                    "refund_amount",
-                    "written_reason",
-                    "decided_by",
-                    "decided_at",
-                    "decision_reason",
-                )
-            },
-        ),
-        (_("Stripe"), {"fields": ("stripe_refund_id", "attempts", "last_error")}),
-    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.status == RefundStatus.REVIEW:
+            decision = ("preview", "decision", "refund_amount", "written_reason")
+            return ((None, {"fields": self.facts}), (_("Decision"), {"fields": decision}))
+        decided = (*DECIDED_FIELDS, "refunded_display", "refunded_at")
+        return (
+            (None, {"fields": self.facts}),
+            (_("Decision"), {"fields": decided}),
+            (_("Stripe"), {"fields": ("stripe_refund_id", "attempts", "last_error")}),
+        )
 
     def get_queryset(self, request):
         # Waiting reviews first, the most overdue on top.
@@ -422,15 +530,35 @@ class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelA
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # A decided request is read-only: who decided, when, why and what was refunded.
+        if obj is not None and obj.status != RefundStatus.REVIEW:
+            return False
+        return request.user.has_perm("subscriptions.decide_refund")
+
+    @admin.display(description=_("rule"))
+    def rule_display(self, obj: RefundRequest) -> str:
+        return staff_wording.rule_label(obj.rule)
+
     @admin.display(description=_("status"))
     def status_display(self, obj: RefundRequest) -> str:
         overdue = obj.status == RefundStatus.REVIEW and obj.due_by and obj.due_by < timezone.now()
         label = str(obj.get_status_display())
         return format_html("<strong>⚠ {} ({})</strong>", label, _("overdue")) if overdue else label
 
+    @admin.display(description=_("decision due by"), ordering="due_by")
+    def due_display(self, obj: RefundRequest) -> str:
+        return _due_words(obj.due_by, waiting=obj.status == RefundStatus.REVIEW)
+
     @admin.display(description=_("amount"))
     def display_amount(self, obj: RefundRequest) -> str:
         return _money(obj.amount or obj.quoted_amount, obj.currency)
+
+    @admin.display(description=_("refunded"))
+    def refunded_display(self, obj: RefundRequest) -> str:
+        if obj.status == RefundStatus.REJECTED:
+            return _money(0, obj.currency)
+        return _money(obj.amount, obj.currency)
 
     @admin.display(description=_("payment"))
     def charge_summary(self, obj: RefundRequest) -> str:
@@ -445,10 +573,22 @@ class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelA
             _money(inv.amount_refunded, inv.currency),
         )
 
-    @admin.display(description=_("policy"))
+    @admin.display(description=_("automatic rules today"))
     def policy_explanation(self, obj: RefundRequest) -> str:
         quote = refund_quote_for(invoice=obj.invoice, now=timezone.now())
-        return wording.explain(quote, translation.get_language() or "fr")
+        if quote.rule == "none" or not quote.amount:
+            return str(_("No automatic refund applies today: the decision is yours."))
+        return str(_("%(rule)s: %(amount)s would be refunded automatically.")) % {
+            "rule": staff_wording.rule_label(quote.rule).capitalize(),
+            "amount": _money(quote.amount, quote.currency),
+        }
+
+    @admin.display(description=_("what your decision will do"))
+    def preview(self, obj: RefundRequest) -> str:
+        words = staff_wording.refund_decision_preview(
+            left=obj.invoice.refundable_left, currency=obj.currency, language=_language()
+        )
+        return format_html("<p>{}</p><p>{}</p>", words["approve"], words["reject"])
 
     def save_model(self, request, obj, form, change):
         decision = form.cleaned_data.get("decision")
@@ -471,9 +611,6 @@ class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelA
         else:
             messages.success(request, _("The decision is recorded and e-mailed to the customer."))
 
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("subscriptions.decide_refund")
-
 
 class ChangeDecisionForm(DecisionForm):
     class Meta:
@@ -484,54 +621,29 @@ class ChangeDecisionForm(DecisionForm):
 @admin.register(ContractChangeRequest)
 class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelAdmin):
     form = ChangeDecisionForm
-    list_display = ["created_at", "user", "subscription", "target_price", "status"]
+    list_display = ["created_at", "user", "subscription", "target_price", "status", "due_display"]
     list_filter = ["status"]
     search_fields = ["user__email"]
-    list_select_related = ["user", "subscription", "target_price", "target_price__plan"]
-    readonly_fields = [
+    list_select_related = ["user", "subscription", "subscription__plan", "target_price__plan"]
+    facts = (
         "customer_timeline",
         "subscription",
         "current_term",
         "target_price",
-        "quote_summary",
         "reason",
         "message",
         "status",
         "created_at",
-        "decided_by",
-        "decided_at",
-        "decision_reason",
-    ]
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "customer_timeline",
-                    "subscription",
-                    "current_term",
-                    "target_price",
-                    "quote_summary",
-                    "reason",
-                    "message",
-                    "status",
-                    "created_at",
-                )
-            },
-        ),
-        (
-            _("Decision"),
-            {
-                "fields": (
-                    "decision",
-                    "written_reason",
-                    "decided_by",
-                    "decided_at",
-                    "decision_reason",
-                )
-            },
-        ),
+        "due_display",
     )
+    readonly_fields = [*facts, "quote_summary", *DECIDED_FIELDS, "applied"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.status == ChangeRequestStatus.PENDING:
+            decision: tuple[str, ...] = ("quote_summary", "decision", "written_reason")
+        else:
+            decision = (*DECIDED_FIELDS, "applied")
+        return ((None, {"fields": self.facts}), (_("Decision"), {"fields": decision}))
 
     def get_queryset(self, request):
         return (
@@ -548,7 +660,15 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admi
         return False
 
     def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != ChangeRequestStatus.PENDING:
+            return False
         return request.user.has_perm("subscriptions.review_contract_change")
+
+    @admin.display(description=_("decision due by"))
+    def due_display(self, obj: ContractChangeRequest) -> str:
+        return _due_words(
+            change_request_due_by(obj), waiting=obj.status == ChangeRequestStatus.PENDING
+        )
 
     @admin.display(description=_("current term"))
     def current_term(self, obj: ContractChangeRequest) -> str:
@@ -556,29 +676,36 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admi
         price = sub.price
         return format_html(
             "{} · {} · {} → {}",
-            sub.plan,
+            price if price else sub.plan,
             _money(sub.price_total or 0, price.currency) if price else "—",
-            sub.current_period_start.date() if sub.current_period_start else "—",
-            sub.current_period_end.date() if sub.current_period_end else "—",
+            staff_wording.day_words(sub.current_period_start, _language()),
+            staff_wording.day_words(sub.current_period_end, _language()),
         )
 
-    @admin.display(description=_("if approved now"))
+    @admin.display(description=_("what your decision will do"))
     def quote_summary(self, obj: ContractChangeRequest) -> str:
         try:
             quote = change_request_quote(change=obj, now=timezone.now())
         except SubscriptionError as exc:
             return exc.message
-        text = wording.explain(quote, translation.get_language() or "fr")
-        if quote.mode == "immediate":
-            return format_html(
-                "{} ({} {}, {} {})",
-                text,
-                _("charged"),
-                _money(quote.amount_due, quote.currency),
-                _("credited"),
-                _money(quote.credit, quote.currency),
-            )
-        return text
+        words = staff_wording.change_decision_preview(
+            quote,
+            current_plan=obj.subscription.plan.name,
+            target_plan=obj.target_price.plan.name,
+            language=_language(),
+        )
+        return format_html("<p>{}</p><p>{}</p>", words["approve"], words["reject"])
+
+    @admin.display(description=_("applied"))
+    def applied(self, obj: ContractChangeRequest) -> str:
+        if obj.status != ChangeRequestStatus.APPROVED:
+            return str(_("Nothing was changed."))
+        event = change_request_applied(obj)
+        if event is not None:
+            return staff_wording.event_sentence(event, _language())
+        return str(_("%(plan)s from the next period, nothing charged.")) % {
+            "plan": obj.target_price.plan.name
+        }
 
     def save_model(self, request, obj, form, change):
         decision = form.cleaned_data.get("decision")

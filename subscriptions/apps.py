@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 class SubscriptionsConfig(AppConfig):
     name = "subscriptions"
-    verbose_name = _("Subscriptions")
+    verbose_name = _("Subscriptions and billing")
 
     def ready(self) -> None:
         from subscriptions import (

@@ -1,4 +1,5 @@
-"""Customer e-mails: rendered in the recipient's language and time zone, sent after commit."""
+"""E-mails to customers and staff: rendered in the recipient's language and time zone, sent
+after commit."""
 
 from typing import Any
 
@@ -9,6 +10,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from accounts.models import User
+
+STAFF_BILLING = "Billing"
+STAFF_SUPPORT = "Support"
 
 EMAIL_SEND_TASK = "subscriptions.tasks.email_send"
 
@@ -49,3 +53,22 @@ def email_send_queue(
     never the other way round."""
     extra: dict[str, Any] = {"attachments": attachments} if attachments else {}
     current_app.tasks[EMAIL_SEND_TASK].delay(to=to, **message, **extra)
+
+
+def staff_recipients(group: str) -> list[tuple[str, str, str]]:
+    """(address, language, time zone) of who is told of new work: the configured address
+    (STAFF_NOTIFY_EMAIL) in the site's language, else each active member of the group."""
+    address = getattr(settings, "STAFF_NOTIFY_EMAIL", "")
+    if address:
+        return [(address, settings.LANGUAGE_CODE, settings.TIME_ZONE)]
+    members = User.objects.filter(is_active=True, is_staff=True, groups__name=group)
+    return [(u.email, u.language, u.time_zone) for u in members.order_by("pk").distinct()]
+
+
+def email_staff(group: str, template: str, context: dict[str, Any]) -> None:
+    """Queue a staff notification (new work, a deadline near) once the transaction commits."""
+    for to, language, tz in staff_recipients(group):
+        message = render(template, context, language=language, tz=tz)
+        transaction.on_commit(
+            lambda to=to, message=message: email_send_queue(to=to, message=message)  # type: ignore[misc]
+        )

@@ -8,11 +8,16 @@ from django.contrib.auth.models import Group, Permission
 SUPPORT = "Support"
 BILLING = "Billing"
 
+# Support reads everything and answers tickets; nobody in a group deletes anything (an
+# account is deleted by a superuser who signs in again, never from a list).
 VIEW = [
     "accounts.view_user",
+    "subscriptions.view_plan",
+    "subscriptions.view_price",
     "subscriptions.view_subscription",
     "subscriptions.view_invoice",
     "subscriptions.view_paymentattempt",
+    "subscriptions.view_billingaccount",
     "subscriptions.view_auditevent",
     "subscriptions.view_refundrequest",
     "subscriptions.view_contractchangerequest",
@@ -21,6 +26,8 @@ VIEW = [
     "support.view_message",
     "support.add_message",
     "legal.view_termsversion",
+    "legal.view_termsseen",
+    "privacy.view_dataexport",
 ]
 GROUPS = {
     SUPPORT: VIEW,
@@ -30,7 +37,7 @@ GROUPS = {
         "subscriptions.change_refundrequest",
         "subscriptions.review_contract_change",
         "subscriptions.change_contractchangerequest",
-        "subscriptions.view_billingaccount",
+        # 003: the switching offer is granted from the subscription list.
         "subscriptions.change_subscription",
     ],
 }

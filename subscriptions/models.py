@@ -118,7 +118,8 @@ class Price(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan.code} {self.interval} {self.currency} {self.amount}"
+        # What staff read in lists and menus: "Standard, yearly, €490.00".
+        return f"{self.plan.name}, {self.get_interval_display()}, {self.display_amount}"
 
     def clean(self) -> None:
         if self.commitment_months and self.interval == Interval.MONTH:
@@ -265,7 +266,7 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.plan.code} ({self.status})"
+        return f"{self.reference} {self.plan.name} ({self.get_status_display()})"
 
     @property
     def reference(self) -> str:
@@ -836,7 +837,7 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
-        return self.kind
+        return f"{_('event')} {self.pk}"
 
 
 class RefundReason(models.TextChoices):
@@ -1001,7 +1002,7 @@ class ContractChangeRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subscription.reference} -> {self.target_price.plan.code}"
+        return f"{self.subscription.reference} → {self.target_price.plan.name}"
 
 
 class AccountingExportStatus(models.TextChoices):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from subscriptions import emails, invoices, webhooks
 from subscriptions.models import AccountingExport, CreditNote, Invoice
-from subscriptions.services import accounting_exports, billing
+from subscriptions.services import accounting_exports, billing, contract_changes
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -47,3 +47,9 @@ def accounting_export_build(export_id: int) -> str:
     if export is None:
         return "missing"
     return accounting_exports.accounting_export_build(export=export, now=timezone.now()).status
+
+
+@shared_task(acks_late=True)
+def review_reminders_send() -> int:
+    """Hourly: staff are told of reviews near their 5-business-day target (002)."""
+    return contract_changes.review_reminders_send(now=timezone.now())

@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.staff import superuser_reauthenticated
 from support import services
 from support.models import Category, Message, Ticket, TicketStatus, overdue_condition
 
@@ -138,7 +139,8 @@ class TicketAdmin(admin.ModelAdmin):
         "account_deletion",
     ]
     inlines = [MessageInline]
-    actions = ["close_tickets", "account_delete_now"]
+    # Deleting an account is never a bulk action: one ticket, a superuser, a fresh sign-in.
+    actions = ["close_tickets"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers open tickets from the portal
@@ -162,7 +164,11 @@ class TicketAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> Any:
         facts = [f for f in self.readonly_fields if f != "account_deletion"]
-        if obj is not None and obj.category == Category.ACCOUNT_DELETION:
+        if (
+            obj is not None
+            and obj.category == Category.ACCOUNT_DELETION
+            and request.user.is_superuser
+        ):
             facts.append("account_deletion")
         return [(None, {"fields": facts}), (_("Reply"), {"fields": ["reply"]})]
 
@@ -203,27 +209,11 @@ class TicketAdmin(admin.ModelAdmin):
         for ticket in queryset:
             services.ticket_close(ticket=ticket, user=_staff(request), now=now)
 
-    @admin.action(description=ACCOUNT_DELETE_LABEL)
-    def account_delete_now(
-        self, request: HttpRequest, queryset: QuerySet[Ticket]
-    ) -> HttpResponse | None:
-        tickets = list(queryset.filter(category=Category.ACCOUNT_DELETION)[:2])
-        if len(tickets) != 1:
-            self.message_user(
-                request,
-                gettext("Select exactly one “account deletion” ticket."),
-                messages.WARNING,
-            )
-            return None
-        return HttpResponseRedirect(
-            reverse("admin:support_ticket_account_delete", args=[tickets[0].pk])
-        )
-
     def get_urls(self) -> list[URLPattern]:
         custom = [
             path(
                 "<path:object_id>/account-delete/",
-                self.admin_site.admin_view(self.account_delete_view),
+                self.admin_site.admin_view(superuser_reauthenticated(self.account_delete_view)),
                 name="support_ticket_account_delete",
             )
         ]
@@ -234,10 +224,7 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = self.get_object(request, unquote(object_id))
         if ticket is None or ticket.category != Category.ACCOUNT_DELETION:
             raise Http404
-        if not (
-            self.has_change_permission(request, ticket)
-            and request.user.has_perm("accounts.delete_user")
-        ):
+        if not (self.has_change_permission(request, ticket) and request.user.is_superuser):
             raise PermissionDenied
         change_url = reverse("admin:support_ticket_change", args=[ticket.pk])
         if request.method == "POST":

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -78,6 +78,16 @@ def ticket_create(
         _attachments_save(message, files)
         audit(user=user, kind="ticket_opened", actor=user, ticket=ticket.pk, category=category)
         _support_notify_queue(message)
+        # 001: the customer is told their ticket arrived and when we reply at the latest.
+        emails.email_user(
+            user,
+            "ticket_opened",
+            {
+                "ticket": ticket,
+                "reply_hours": ticket_reply_hours(user=user),
+                "ticket_path": f"account/support/{ticket.pk}/",
+            },
+        )
     return ticket
 
 
@@ -170,6 +180,8 @@ def support_notify(*, message_id: int, now: datetime) -> bool:
         ticket = message.ticket
         with translation.override(settings.LANGUAGE_CODE), timezone.override(settings.TIME_ZONE):
             context = {
+                "vendor_name": settings.VENDOR_NAME,
+                "site_url": settings.SITE_URL,
                 "message": message,
                 "ticket": ticket,
                 "customer": ticket.user,
@@ -179,9 +191,12 @@ def support_notify(*, message_id: int, now: datetime) -> bool:
             }
             subject = render_to_string("emails/support_message_subject.txt", context)
             text = render_to_string("emails/support_message.txt", context)
+            html = render_to_string("emails/support_message.html", context)
         # Sent inside the transaction: if the mail server fails, the claim is undone and the
         # task's retry sends it.
-        EmailMessage(
+        email = EmailMultiAlternatives(
             subject=" ".join(subject.split()), body=text, to=[settings.SUPPORT_EMAIL]
-        ).send()
+        )
+        email.attach_alternative(html, "text/html")
+        email.send()
     return True

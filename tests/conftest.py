@@ -92,6 +92,21 @@ def staff_login(client, user):
     return client
 
 
+def staff_reauthenticated(client):
+    """The staff member just typed their password again (allauth's reauthentication)."""
+    import time
+
+    from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        *session[AUTHENTICATION_METHODS_SESSION_KEY],
+        {"method": "password", "at": time.time(), "reauthenticated": True},
+    ]
+    session.save()
+    return client
+
+
 @pytest.fixture
 def admin_client(client, admin_user):
     """pytest-django's admin_client, signed in with TOTP as the admin requires."""

@@ -18,6 +18,7 @@ SOURCES = [
     "legal",
     "privacy",
     "portal",
+    "backoffice",
     "templates",
     "locale",
     "devtools",

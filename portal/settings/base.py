@@ -22,7 +22,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backoffice.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -189,6 +189,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "stripe-events-retry": {"task": "subscriptions.tasks.stripe_events_retry", "schedule": 900.0},
     "privacy-exports-expire": {"task": "privacy.tasks.exports_expire", "schedule": 3600.0},
+    "review-reminders": {"task": "subscriptions.tasks.review_reminders_send", "schedule": 3600.0},
 }
 
 # Stripe moves the money; the portal owns subscriptions and invoices (DESIGN.md).
@@ -238,6 +239,11 @@ TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)
 STRIPE_EVENT_RETRY_DAYS = 3
 SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env('PORTAL_PORT', default='8000')}")
 SUPPORT_EMAIL = env("SUPPORT_EMAIL", default="support@portal.localhost")
+# Where staff are told of new change requests, refund reviews and near deadlines; empty:
+# each active member of the deciding group, in their own language.
+STAFF_NOTIFY_EMAIL = env("STAFF_NOTIFY_EMAIL", default="")
+# A review not decided this long before its target is brought to the staff's attention.
+STAFF_REVIEW_REMINDER_HOURS = env.int("STAFF_REVIEW_REMINDER_HOURS", default=24)
 
 # What a page may load and do (django-csp, enforced, not report-only). No inline script or
 # style and no eval anywhere: the portal's, the admin's and allauth's pages load their code

@@ -1,7 +1,8 @@
 """Contract change requests under a commitment, decided by staff (000)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -11,10 +12,13 @@ from subscriptions import emails, policy
 from subscriptions.models import (
     LIVE_STATUSES,
     AttemptStatus,
+    AuditEvent,
     ChangeRequestStatus,
     ContractChangeRequest,
     InvoiceKind,
     Price,
+    RefundRequest,
+    RefundStatus,
     Subscription,
 )
 from subscriptions.services.auditing import audit
@@ -28,6 +32,7 @@ from subscriptions.services.plan_changes import (
     settle_later,
     switch_now,
 )
+from subscriptions.services.refund_quotes import REVIEW_BUSINESS_DAYS, holiday_country
 
 # --- contract change requests (000) ------------------------------------------------------------
 
@@ -63,7 +68,25 @@ def change_request_create(
             target=target.plan.code,
         )
         emails.email_user(user, "change_request_received", {"change": change})
+        emails.email_staff(
+            emails.STAFF_BILLING,
+            "staff_change_request",
+            {
+                "change": change,
+                "change_pk": str(change.pk),
+                "due_by": change_request_due_by(change),
+            },
+        )
     return change
+
+
+def change_request_due_by(change: ContractChangeRequest) -> datetime:
+    """002: a reviewed request is answered within 5 business days of the customer's country,
+    counted like a refund review's `due_by`."""
+    user = change.user
+    return policy.business_day_deadline(
+        change.created_at, REVIEW_BUSINESS_DAYS, holiday_country(user.country), user.time_zone
+    )
 
 
 def change_request_withdraw(*, user: User, change: ContractChangeRequest) -> None:
@@ -190,3 +213,71 @@ def _approved_now(
                 % {"reason": attempt.reason}
             )
     switch_now(sub, target, quote, now=now, invoice=invoice, actor=actor)
+
+
+# --- reviews near their target (002) -----------------------------------------------------------
+
+
+def review_reminders_send(*, now: datetime) -> int:
+    """Tell staff once of each review still undecided within STAFF_REVIEW_REMINDER_HOURS of
+    its target (or past it); the audit event is the marker, so a second run sends nothing."""
+    horizon = now + timedelta(hours=settings.STAFF_REVIEW_REMINDER_HOURS)
+    markers = AuditEvent.objects.filter(kind="review_reminder_sent")
+    reminded_refunds = {
+        int(pk)
+        for pk in markers.filter(data__has_key="refund").values_list("data__refund", flat=True)
+    }
+    reminded_changes = {
+        int(pk)
+        for pk in markers.filter(data__has_key="change").values_list("data__change", flat=True)
+    }
+    sent = 0
+    reviews = RefundRequest.objects.filter(
+        status=RefundStatus.REVIEW, due_by__lte=horizon
+    ).select_related("user", "invoice")
+    for refund in reviews:
+        if refund.pk in reminded_refunds:
+            continue
+        sent += _remind(
+            refund.user,
+            marker={"refund": refund.pk},
+            what={"refund_number": refund.invoice.number},
+            due_by=refund.due_by or now,
+            admin_path=f"admin/subscriptions/refundrequest/{refund.pk}/change/",
+        )
+    changes = ContractChangeRequest.objects.filter(
+        status=ChangeRequestStatus.PENDING
+    ).select_related("user", "subscription", "target_price__plan")
+    for change in changes:
+        due = change_request_due_by(change)
+        if due > horizon or change.pk in reminded_changes:
+            continue
+        sent += _remind(
+            change.user,
+            marker={"change": change.pk},
+            what={"change_reference": change.subscription.reference},
+            due_by=due,
+            admin_path=f"admin/subscriptions/contractchangerequest/{change.pk}/change/",
+        )
+    return sent
+
+
+def _remind(
+    user: User,
+    *,
+    marker: dict[str, int],
+    what: dict[str, str],
+    due_by: datetime,
+    admin_path: str,
+) -> int:
+    with transaction.atomic():
+        if "refund" in marker:
+            audit(user=user, kind="review_reminder_sent", refund=marker["refund"])
+        else:
+            audit(user=user, kind="review_reminder_sent", change=marker["change"])
+        emails.email_staff(
+            emails.STAFF_BILLING,
+            "staff_review_due",
+            {**what, "email": user.email, "due_by": due_by, "admin_path": admin_path},
+        )
+    return 1

@@ -305,6 +305,12 @@ def _invoice_failed(
             invoice=invoice.number,
             code=attempt.failure_code,
         )
+        if waiting:
+            # The invoice stays open: the customer may have left the page, so the link to
+            # pay it goes by e-mail too.
+            emails.email_user(
+                sub.user, "first_payment_declined", {"invoice": invoice, "attempt": attempt}
+            )
         return
     if invoice.first_failed_at is None:
         invoice.first_failed_at = now

@@ -384,7 +384,7 @@ def switch_now(
 ) -> Subscription:
     with transaction.atomic():
         sub = lock(Subscription, subscription.pk, "plan", "user")
-        old_plan = sub.plan.name
+        old_plan, old_code = sub.plan.name, sub.plan.code
         sub.plan, sub.price, sub.scheduled_price = target.plan, target, None
         sub.credit += quote.credit
         fields = ["plan", "price", "scheduled_price", "credit"]
@@ -411,7 +411,9 @@ def switch_now(
             actor=actor,
             kind="plan_changed",
             subscription=sub,
+            old=old_code,
             new=target.plan.code,
+            currency=sub.currency,
             charged=quote.amount_due,
             credit=quote.credit,
             invoice=invoice.number if invoice else "",

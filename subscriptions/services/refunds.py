@@ -165,6 +165,12 @@ def refund_requests_create(
                 subscription_end(invoice.subscription, ends_at=ends, now=now, why="refund")
             if not automatic:
                 emails.email_user(user, "refund_review_received", {"refund": rows[0]})
+                for row in rows:
+                    emails.email_staff(
+                        emails.STAFF_BILLING,
+                        "staff_refund_review",
+                        {"refund": row, "refund_pk": str(row.pk)},
+                    )
     except IntegrityError as exc:  # the other tab won
         raise SubscriptionConflict(
             _("A refund has already been requested for this payment.")

@@ -10,7 +10,6 @@ import stripe
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.apps import apps
-from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
@@ -21,7 +20,6 @@ from djstripe.models import WebhookEventTrigger
 
 from accounts.models import User
 from privacy import services
-from privacy.admin import account_delete_action
 from privacy.models import DataExport
 from subscriptions import invoices as invoice_documents
 from subscriptions.gateways import stripe as gateway
@@ -34,7 +32,6 @@ from subscriptions.models import (
     SubscriptionStatus,
 )
 from subscriptions.services.checkout import subscribe
-from tests.conftest import staff_login
 from tests.factories import UserFactory
 from tests.privacy.conftest import PASSWORD, PERSONAL, reauthenticate
 
@@ -324,34 +321,6 @@ def test_another_customer_is_left_alone(person, mailoutbox):
     other.refresh_from_db()
     assert (other.email, other.company) == (f"x.{PERSONAL['email']}", PERSONAL["company"])
     assert AuditEvent.objects.get(user=other).data == {"company": PERSONAL["company"]}
-
-
-def test_staff_delete_from_the_user_admin_after_a_confirmation(
-    person, client, monkeypatch, mailoutbox
-):
-    # The one line the User admin gets: actions = [account_delete_action]
-    monkeypatch.setattr(admin.site._registry[User], "actions", [account_delete_action])
-    staff = UserFactory(is_staff=True, is_superuser=True)
-    staff_login(client, staff)
-    changelist = "/en/admin/accounts/user/"
-    selected = {"action": "account_delete_action", "_selected_action": [person.pk]}
-
-    confirmation = client.post(changelist, {**selected, "index": 0})
-
-    html = confirmation.content.decode()
-    assert confirmation.status_code == 200
-    assert PERSONAL["email"] in html
-    assert 'name="confirmed" value="yes"' in html
-    person.refresh_from_db()
-    assert person.is_active
-
-    done = client.post(changelist, {**selected, "confirmed": "yes"}, follow=True)
-
-    assert "1 account deleted." in done.content.decode()
-    person.refresh_from_db()
-    assert not person.is_active
-    assert AuditEvent.objects.get(user=person, kind="account_deleted").actor == staff
-    assert mailoutbox[0].to == [PERSONAL["email"]]
 
 
 def test_the_goodbye_page_is_public(client):

@@ -73,7 +73,8 @@ def test_opening_a_ticket_saves_the_thread_and_tells_the_support_address(
     assert message.attachments.get().filename == "idea.pdf"
     assert AuditEvent.objects.filter(user=customer, kind="ticket_opened").exists()
 
-    [mail] = mailoutbox
+    acknowledgement, mail = sorted(mailoutbox, key=lambda m: m.to != [customer.email])
+    assert acknowledgement.to == [customer.email]  # with its reply target (issue 16)
     assert mail.to == [settings.SUPPORT_EMAIL]
     assert ticket.reference in mail.subject
     assert "Export to my calendar" in mail.subject
