@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.http import AmbiguousField, posted_once
 from accounts.models import PROFILE_FIELDS, User
 from accounts.staff import superuser_reauthenticated
 from privacy import services as privacy
@@ -79,7 +80,12 @@ class UserAdmin(DjangoUserAdmin):
         if user is None:
             raise Http404
         change_url = reverse("admin:accounts_user_change", args=[user.pk])
-        if request.method == "POST":
+        try:
+            confirmed = request.method == "POST" and posted_once(request.POST, "confirmed") == "yes"
+        except AmbiguousField as exc:  # "confirmed=no&confirmed=yes" is not a yes
+            self.message_user(request, exc.message, messages.ERROR)
+            confirmed = False
+        if confirmed:
             email = user.email
             try:
                 deleted = privacy.account_delete(user=user, actor=request.user, now=timezone.now())

@@ -39,7 +39,14 @@ from privacy import erasure, inventory
 from privacy.models import PENDING_STATUSES, DataExport, ErasedStripeId, ExportStatus
 from subscriptions import emails
 from subscriptions.gateways import stripe as gateway
-from subscriptions.models import BillingAccount, CreditNote, Invoice, PaymentAttempt
+from subscriptions.models import (
+    AccountingExport,
+    AccountingExportStatus,
+    BillingAccount,
+    CreditNote,
+    Invoice,
+    PaymentAttempt,
+)
 from subscriptions.services import account_closure as closure
 from subscriptions.services.auditing import audit
 
@@ -231,6 +238,16 @@ def exports_expire(*, now: datetime) -> int:
     return count
 
 
+def _accounting_exports_delete() -> None:
+    """The accountant's zips copy invoices as they were, buyer included: they go, and staff
+    export again from the kept (pseudonymised) documents."""
+    for export in AccountingExport.objects.exclude(file=""):
+        export.file.delete(save=False)
+        AccountingExport.objects.filter(pk=export.pk).update(
+            file="", status=AccountingExportStatus.FAILED
+        )
+
+
 def _export_file_delete(export: DataExport) -> None:
     if export.file:
         export.file.delete(save=False)
@@ -334,6 +351,7 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
     EmailAddress.objects.filter(user=user).delete()
     _mfa_delete(user)
     _sessions_delete(user)
+    _accounting_exports_delete()
     BillingAccount.objects.filter(user=user).update(
         stripe_customer_id="",
         payment_method_id="",

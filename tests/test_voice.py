@@ -16,7 +16,15 @@ CATALOGS = [ROOT / "locale" / "fr", ROOT / "locale_allauth" / "fr"]
 CODE = re.compile(r"<[^>]*>|%\([^)]*\)[sd]|\{[^}]*\}")
 # French words spelled as in English (and names); anything else identical is untranslated.
 SAME_IN_FRENCH = {
+    "ARR",
     "Actions",
+    "Documents",
+    "E-mail",
+    "MRR",
+    "PDF",
+    "RCS %(city)s %(siren)s",
+    "SIREN %(siren)s",
+    "SIRET %(siret)s",
     "Cache",
     "Canada",
     "Date",
@@ -36,6 +44,7 @@ SAME_IN_FRENCH = {
     "code",
     "conversation",
     "description",
+    "documents",
     "message",
     "messages",
     "ticket",

@@ -16,6 +16,7 @@ from subscriptions.models import (
     RefundRequest,
     Subscription,
 )
+from subscriptions.taxes import customer_tax
 from tests.backoffice.conftest import price
 from tests.factories import UserFactory
 
@@ -39,6 +40,8 @@ def subscription(code, interval, currency="EUR", **fields):
 
 def invoice(sub, start, end, *, kind="renewal", status="paid"):
     p = sub.price
+    treatment = customer_tax(sub.user)
+    amounts = p.amounts_for(treatment)
     return Invoice.objects.create(
         number=f"2026-{next(numbers):06d}",
         user=sub.user,
@@ -47,10 +50,10 @@ def invoice(sub, start, end, *, kind="renewal", status="paid"):
         kind=kind,
         status=status,
         currency=sub.currency,
-        subtotal=p.amount,
-        tax=p.tax_amount,
-        total=p.total_amount,
-        tax_rate_bps=p.tax_rate_bps,
+        subtotal=amounts.subtotal,
+        tax=amounts.tax,
+        total=amounts.total,
+        tax_rate_bps=treatment.rate_bps,
         period_start=start,
         period_end=end,
         issued_at=start,

@@ -123,14 +123,14 @@ def test_a_superuser_deletes_one_account_after_signing_in_again(client, customer
     assert url in client.get(f"/en/admin/accounts/user/{customer.pk}/change/").content.decode()
     assert "Yes, delete the account" in client.get(url).content.decode()
 
-    stale = client.post(url)
+    stale = client.post(url, {"confirmed": "yes"})
     assert stale.status_code == 302
     assert "/reauthenticate/" in stale["Location"]
     customer.refresh_from_db()
     assert customer.is_active
 
     staff_reauthenticated(client)
-    done = client.post(url, follow=True)
+    done = client.post(url, {"confirmed": "yes"}, follow=True)
     assert "has been deleted" in done.content.decode()
     customer.refresh_from_db()
     assert not customer.is_active

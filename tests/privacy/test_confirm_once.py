@@ -4,11 +4,8 @@ last value). A confirmation sent twice is now refused and nothing is deleted."""
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib import admin
 
-from accounts.models import User
-from privacy.admin import account_delete_action
-from tests.conftest import staff_login
+from tests.conftest import staff_login, staff_reauthenticated
 from tests.factories import UserFactory
 from tests.privacy.conftest import reauthenticate
 
@@ -50,24 +47,19 @@ def test_confirm_yes_twice_is_refused_too_and_a_single_yes_deletes(person_client
     assert not person.is_active
 
 
-def test_the_admin_deletion_needs_a_single_confirmation_too(person, client, monkeypatch):
-    monkeypatch.setattr(admin.site._registry[User], "actions", [account_delete_action])
+def test_the_admin_deletion_needs_a_single_confirmation_too(person, client):
     staff_login(client, UserFactory(is_staff=True, is_superuser=True))
+    staff_reauthenticated(client)
+    url = f"/en/admin/accounts/user/{person.pk}/account-delete/"
 
     response = client.post(
-        "/en/admin/accounts/user/",
-        urlencode(
-            [
-                ("action", "account_delete_action"),
-                ("_selected_action", person.pk),
-                ("confirmed", "no"),
-                ("confirmed", "yes"),
-            ]
-        ),
-        content_type=FORM,
+        url, urlencode([("confirmed", "no"), ("confirmed", "yes")]), content_type=FORM
     )
 
     assert response.status_code == 200
     assert 'name="confirmed" value="yes"' in response.content.decode()  # asked again
     person.refresh_from_db()
     assert person.is_active
+    client.post(url, {"confirmed": "yes"})
+    person.refresh_from_db()
+    assert not person.is_active
