@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import money, wording
+from subscriptions import money, quotes, wording
 from subscriptions.models import (
     AuditEvent,
     BillingAccount,
@@ -25,6 +25,7 @@ from subscriptions.models import (
     RefundStatus,
     Subscription,
 )
+from subscriptions.policy import ShownCharge
 from subscriptions.services.contract_changes import change_request_decide, change_request_quote
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.offers import switching_offer_grant
@@ -464,9 +465,33 @@ class RefundRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
 
 
 class ChangeDecisionForm(DecisionForm):
+    # The charge the decision page shows, signed: approving takes it only if the quote
+    # re-computed at the click is still that one (quotes before money).
+    charge = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = ContractChangeRequest
         fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.fields["charge"].initial = change_decision_token(self.instance, timezone.now())
+
+
+def change_decision_token(change: ContractChangeRequest, now) -> str:
+    """What approving at `now` would charge, as the decision page shows it."""
+    try:
+        quote = change_request_quote(change=change, now=now)
+    except SubscriptionError:
+        return ""
+    amount = quote.amount_due if quote.mode == "immediate" else 0
+    return quotes.charge_token(
+        what="contract_change",
+        pk=change.pk,
+        charge=ShownCharge(amount, quote.currency),
+        quoted_at=now,
+    )
 
 
 @admin.register(ContractChangeRequest)
@@ -512,6 +537,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
             {
                 "fields": (
                     "decision",
+                    "charge",
                     "written_reason",
                     "decided_by",
                     "decided_at",
@@ -572,13 +598,23 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, admin.ModelAdmin):
         decision = form.cleaned_data.get("decision")
         if not decision:
             return
+        now = timezone.now()
         try:
+            shown = None
+            if decision == "approve":
+                shown, _quoted_at = quotes.charge_read(
+                    form.cleaned_data.get("charge", ""),
+                    what="contract_change",
+                    pk=obj.pk,
+                    now=now,
+                )
             change_request_decide(
                 change=obj,
                 actor=request.user,
                 approve=decision == "approve",
                 reason=form.cleaned_data.get("written_reason", ""),
-                now=timezone.now(),
+                now=now,
+                shown=shown,
             )
         except SubscriptionError as exc:
             messages.error(request, exc.message)

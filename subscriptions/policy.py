@@ -130,6 +130,26 @@ class PlanChangeQuote:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownCharge:
+    """A charge as a page showed it before the customer (or staff) confirmed: its amount and
+    currency, and when it is taken (`at` None: at once, on confirming)."""
+
+    amount: int
+    currency: str
+    at: datetime | None = None
+
+
+def charge_as_shown(shown: ShownCharge, actual: ShownCharge) -> bool:
+    """Quotes before money (DESIGN 4): a charge is taken only as the page showed it: the same
+    amount in the same currency, now if the page said now, on the date it gave otherwise."""
+    if shown.amount != actual.amount or shown.currency != actual.currency:
+        return False
+    if shown.at is None or actual.at is None:
+        return shown.at is None and actual.at is None
+    return shown.at == actual.at
+
+
+@dataclass(frozen=True, slots=True)
 class TrialDates:
     ends_at: datetime
     warning_at: datetime

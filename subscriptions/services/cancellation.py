@@ -23,7 +23,8 @@ from subscriptions.models import (
 )
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionError
-from subscriptions.services.invoices import invoice_issue, void_open_invoices
+from subscriptions.services.invoices import invoice_issue, period_total, void_open_invoices
+from subscriptions.services.payments import charge_confirmed
 from subscriptions.services.periods import pending_changes_close, price_terms
 from subscriptions.services.plan_changes import (
     HELD_REASON,
@@ -125,7 +126,8 @@ def cancellation_confirm(
             sub.cancel_requested_at = now
             sub.cancel_reason = reason.strip()[:2000]
             sub.cancel_at = quote.ends_at
-            sub.scheduled_price = None
+            # A scheduled downgrade is kept, not dropped: the service ends before it would
+            # start, and undoing the cancellation restores it as it was.
             if sub.status != SubscriptionStatus.TRIALING:
                 sub.next_billing_at = None
             sub.save(
@@ -134,7 +136,6 @@ def cancellation_confirm(
                     "cancel_reason",
                     "cancel_at",
                     "next_billing_at",
-                    "scheduled_price",
                 ]
             )
             audit(
@@ -176,9 +177,15 @@ def cancellation_confirm(
     return sub, refunded
 
 
-def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) -> Subscription:
+def cancellation_undo(
+    *,
+    user: User,
+    subscription: Subscription,
+    now: datetime,
+    shown: policy.ShownCharge | None = None,
+) -> Subscription:
     """ "Keep my subscription": one click, until the end date. Months already refunded on
-    cancelling are charged again, as the page says before the click."""
+    cancelling are charged again, as the page says before the click (`shown`)."""
     # A refund that got no answer from Stripe may have been made all the same: found, it is
     # recorded (and charged again below) rather than held as never sent.
     unanswered = RefundRequest.objects.filter(
@@ -218,6 +225,7 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
         )
         charged_back = refunds_to_charge_back(sub)
         amount = sum(r.amount for r in charged_back)
+        charge_confirmed(shown=shown, amount=amount, currency=sub.currency)
         invoice = None
         if amount > 0 and sub.price is not None:
             invoice = invoice_issue(
@@ -259,7 +267,7 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",))
-            .select_related("user")
+            .select_related("user", "price", "price__plan", "scheduled_price__plan")
             .get(pk=subscription.pk)
         )
         if invoice is not None:
@@ -279,8 +287,19 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
             kind="cancellation_undone",
             subscription=sub,
             charged=invoice.total if invoice else 0,
+            scheduled=sub.scheduled_price.plan.code if sub.scheduled_price else "",
         )
-        emails.email_user(user, "cancellation_undone", {"subscription": sub})
+        renewal_price = sub.scheduled_price or sub.price
+        emails.email_user(
+            user,
+            "cancellation_undone",
+            {
+                "subscription": sub,
+                "charged": invoice,
+                "renewal_price": renewal_price,
+                "renewal_amount": period_total(sub, renewal_price) if renewal_price else 0,
+            },
+        )
     return sub
 
 

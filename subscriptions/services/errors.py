@@ -4,7 +4,7 @@ Views catch `GatewayError` from here, so that only services talk to the gateway.
 
 from subscriptions.gateways.stripe import GatewayError
 
-__all__ = ["GatewayError", "SubscriptionError"]
+__all__ = ["GatewayError", "QuoteChanged", "SubscriptionError"]
 
 
 class SubscriptionError(Exception):
@@ -13,3 +13,9 @@ class SubscriptionError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class QuoteChanged(SubscriptionError):
+    """What would be charged is no longer what the page showed (a card that already served a
+    trial, a changed period, a missing confirmation): nothing was done, and the page is to
+    be shown again with the new amount for the customer to confirm."""

@@ -138,28 +138,54 @@ def split_tax(total: int, tax_rate_bps: int) -> tuple[int, int]:
     return net, total - net
 
 
+def period_total(subscription: Subscription | None, price: Price) -> int:
+    """What one period's invoice of `price` comes to for this subscription, free months and
+    credit taken off: the amount a quote shows for the first invoice or a renewal."""
+    if subscription is None:
+        return price.total_amount
+    lines, _free, _credit = _adjustment_lines(
+        subscription.free_months, subscription.credit, price, price.total_amount
+    )
+    return max(0, price.total_amount + sum(amount for _label, amount in lines))
+
+
+def _adjustment_lines(
+    free_months: int, credit: int, price: Price, amount: int
+) -> tuple[list[tuple[str, int]], int, int]:
+    """(lines, free months used, credit used) taken off one period's invoice."""
+    lines: list[tuple[str, int]] = []
+    free_used = credit_used = 0
+    if free_months > 0:
+        months = policy.MONTHS_PER_INTERVAL[price.interval]
+        free_used = min(free_months, months)
+        amount -= amount * free_used // months
+        lines.append(
+            (
+                f"Free months (switching offer): {free_used} / "
+                f"Mois offerts (changement de fournisseur) : {free_used}",
+                -(price.total_amount * free_used // months),
+            )
+        )
+    if credit > 0 and amount > 0:
+        credit_used = min(credit, amount)
+        lines.append(
+            ("Credit from your previous plan / Avoir de votre offre précédente", -credit_used)
+        )
+    return lines, free_used, credit_used
+
+
 def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[tuple[str, int]]:
     """Lines taken off a period's invoice: free months (003), then the account's credit.
     The subscription row is locked by the caller; the counters go down here."""
-    lines: list[tuple[str, int]] = []
-    if subscription.free_months > 0:
-        months = policy.MONTHS_PER_INTERVAL[price.interval]
-        used = min(subscription.free_months, months)
-        subscription.free_months -= used
+    lines, free_used, credit_used = _adjustment_lines(
+        subscription.free_months, subscription.credit, price, amount
+    )
+    if free_used:
+        subscription.free_months -= free_used
         subscription.save(update_fields=["free_months"])
-        amount -= amount * used // months
-        lines.append(
-            (
-                f"Free months (switching offer): {used} / "
-                f"Mois offerts (changement de fournisseur) : {used}",
-                -(price.total_amount * used // months),
-            )
-        )
-    if subscription.credit > 0 and amount > 0:
-        used = min(subscription.credit, amount)
-        subscription.credit -= used
+    if credit_used:
+        subscription.credit -= credit_used
         subscription.save(update_fields=["credit"])
-        lines.append(("Credit from your previous plan / Avoir de votre offre précédente", -used))
     return lines
 
 

@@ -32,6 +32,7 @@ from subscriptions.services.invoices import INTERVAL_WORDS, invoice_issue
 from subscriptions.services.payments import (
     STALE_ATTEMPT,
     STRIPE_UNREACHABLE_RETRY,
+    charge_confirmed,
     invoice_charge,
     payment_result_apply,
 )
@@ -93,16 +94,25 @@ def plan_change_quote_for(
     )
 
 
-def quote_token(*, subscription: Subscription, target: Price, quoted_at: datetime) -> str:
-    """Signed (subscription, target, moment) carried by the confirmation form."""
+def quote_token(
+    *, subscription: Subscription, target: Price, quoted_at: datetime, amount: int | None = None
+) -> str:
+    """Signed (subscription, target, moment, amount charged now) carried by the confirmation
+    form: the amount is the one the page shows, compared before anything is charged."""
     return signing.dumps(
-        [subscription.pk, target.pk, quoted_at.isoformat()], salt=_SIGNER_SALT, compress=True
+        [subscription.pk, target.pk, quoted_at.isoformat(), amount],
+        salt=_SIGNER_SALT,
+        compress=True,
     )
 
 
-def _quoted_at(token: str, *, subscription: Subscription, target: Price, now: datetime) -> datetime:
+def _quoted_at(
+    token: str, *, subscription: Subscription, target: Price, now: datetime
+) -> tuple[datetime, int | None]:
     try:
-        sub_pk, target_pk, moment = signing.loads(token, salt=_SIGNER_SALT, max_age=QUOTE_VALIDITY)
+        sub_pk, target_pk, moment, *shown = signing.loads(
+            token, salt=_SIGNER_SALT, max_age=QUOTE_VALIDITY
+        )
         quoted_at = datetime.fromisoformat(moment)
     except (signing.BadSignature, ValueError, TypeError) as exc:
         raise SubscriptionError(
@@ -112,20 +122,30 @@ def _quoted_at(token: str, *, subscription: Subscription, target: Price, now: da
         raise SubscriptionError(
             _("This quote has expired: please look at the new amount and confirm again.")
         )
-    return quoted_at
+    amount = shown[0] if shown and isinstance(shown[0], int) else None
+    return quoted_at, amount
 
 
 # --- changing plan (001, 004) ----------------------------------------------------------------
 
 
 def plan_change(
-    *, user: User, subscription: Subscription, target: Price, token: str, now: datetime
+    *,
+    user: User,
+    subscription: Subscription,
+    target: Price,
+    token: str,
+    now: datetime,
+    shown: policy.ShownCharge | None = None,
 ) -> Subscription:
     """Do what the quote said: an upgrade now with its prorated charge (a failed charge leaves
-    the old plan), a downgrade from the next period, a review under a commitment."""
+    the old plan), a downgrade from the next period, a review under a commitment. `shown`
+    is the charge the confirmed page gave (nothing, for a downgrade)."""
     if subscription.user_id != user.pk:
         raise SubscriptionError(_("This subscription cannot change plan now."))
-    quoted_at = _quoted_at(token, subscription=subscription, target=target, now=now)
+    quoted_at, shown_amount = _quoted_at(token, subscription=subscription, target=target, now=now)
+    if shown is None and shown_amount is not None:
+        shown = policy.ShownCharge(shown_amount, subscription.currency)
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",))
@@ -146,6 +166,7 @@ def plan_change(
             raise SubscriptionError(
                 _("Your plan is under a commitment: please send a change request instead.")
             )
+        charge_confirmed(shown=shown, amount=quote.amount_due, currency=sub.currency)
         if quote.mode == "next_period":
             sub.scheduled_price = target
             sub.save(update_fields=["scheduled_price"])
@@ -410,7 +431,7 @@ def switch_now(
         emails.email_user(
             sub.user,
             "plan_changed",
-            {"subscription": sub, "invoice": invoice, "old_plan": old_plan},
+            {"subscription": sub, "invoice": invoice, "old_plan": old_plan, "quote": quote},
         )
     return sub
 

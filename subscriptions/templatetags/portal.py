@@ -5,6 +5,8 @@ from django import template
 from django.utils import timezone, translation
 
 from subscriptions import money as money_module
+from subscriptions import quotes
+from subscriptions.policy import RefundQuote, ShownCharge
 
 register = template.Library()
 
@@ -55,3 +57,23 @@ def line_text(description: str) -> str:
     if not separator:
         return description
     return french if (translation.get_language() or "fr").startswith("fr") else english
+
+
+@register.simple_tag
+def charge_token(what: str, pk: int, amount: int | None, currency: str) -> str:
+    """The signed charge a confirmation form carries: the amount its page shows, taken at
+    once on confirming ("keep my subscription", paying an invoice)."""
+    return quotes.charge_token(
+        what=what,
+        pk=pk,
+        charge=ShownCharge(int(amount or 0), currency),
+        quoted_at=timezone.now(),
+    )
+
+
+@register.simple_tag
+def keep_charge_token(subscription: object, charge_back: RefundQuote | None) -> str:
+    """ "Keep my subscription" charges again what was refunded on cancelling, or nothing."""
+    pk = int(getattr(subscription, "pk", 0) or 0)
+    currency = str(getattr(subscription, "currency", ""))
+    return charge_token("keep", pk, charge_back.amount if charge_back else 0, currency)

@@ -103,12 +103,13 @@ def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_POST
 def cancel_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
+    subscription = live_subscription(request)
+    now = timezone.now()
     try:
-        cancellation_undo(
-            user=request.user,
-            subscription=live_subscription(request),
-            now=timezone.now(),
+        shown, _quoted_at = quotes.charge_read(
+            request.POST.get("charge", ""), what="keep", pk=subscription.pk, now=now
         )
+        cancellation_undo(user=request.user, subscription=subscription, now=now, shown=shown)
     except SubscriptionError as exc:
         messages.error(request, exc.message)
     else:

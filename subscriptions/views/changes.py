@@ -9,13 +9,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from subscriptions import wording
+from subscriptions import quotes, wording
 from subscriptions.models import ContractChangeRequest, Price
+from subscriptions.policy import ShownCharge
 from subscriptions.services import contract_changes, plan_changes
-from subscriptions.services.contract_changes import change_request_create
+from subscriptions.services.contract_changes import (
+    change_request_create,
+    contract_change_options,
+)
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.plan_changes import (
-    plan_change_options,
     plan_change_quote_for,
     quote_token,
 )
@@ -70,7 +73,9 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
             translation.get_language() or "fr",
             tz=request.user.time_zone,
         ),
-        "token": quote_token(subscription=subscription, target=target, quoted_at=now),
+        "token": quote_token(
+            subscription=subscription, target=target, quoted_at=now, amount=quote.amount_due
+        ),
         "error": error,
     }
     template = "subscriptions/plan_change.html"
@@ -92,7 +97,13 @@ def plan_change_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     subscription = live_subscription(request)
-    options = plan_change_options(subscription=subscription)
+    now = timezone.now()
+    try:
+        quoted = contract_change_options(subscription=subscription, now=now)
+    except SubscriptionError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriptions:detail")
+    options = [price for price, _quote in quoted]
     error = ""
     if request.method == "POST":
         target = next((p for p in options if str(p.pk) == request.POST.get("target", "")), None)
@@ -105,6 +116,7 @@ def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
                 target=target,
                 reason=request.POST.get("reason", "").replace("\x00", ""),
                 message=request.POST.get("message", "").replace("\x00", ""),
+                now=now,
             )
         except SubscriptionError as exc:
             error = exc.message
@@ -114,6 +126,8 @@ def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "subscription": subscription,
         "options": options,
+        "quoted": quoted,
+        "now": now,
         "error": error,
         "posted": request.POST,
     }
