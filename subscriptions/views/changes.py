@@ -9,9 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from subscriptions import quotes, wording
+from subscriptions import wording
 from subscriptions.models import ContractChangeRequest, Price
-from subscriptions.policy import ShownCharge
 from subscriptions.services import contract_changes, plan_changes
 from subscriptions.services.contract_changes import (
     change_request_create,
