@@ -46,6 +46,10 @@ def change_request_create(
 ) -> ContractChangeRequest:
     if subscription.user_id != user.pk or subscription.price is None:
         raise SubscriptionError(_("This subscription cannot change plan now."))
+    if subscription.cancel_at is not None:
+        raise SubscriptionError(
+            _("Your cancellation is recorded: keep your subscription first, then change plan.")
+        )
     if subscription.price.commitment_months == 0:
         raise SubscriptionError(_("Your plan has no commitment: you can change it yourself."))
     if target.pk == subscription.price_id or target.currency != subscription.currency:
@@ -153,6 +157,13 @@ def change_request_decide(
         ):
             raise SubscriptionError(
                 _("This subscription has ended or is being renewed: it cannot change now.")
+            )
+        if approve and sub.cancel_at is not None:
+            raise SubscriptionError(
+                _(
+                    "The customer has cancelled this contract: the change can be approved "
+                    "only once they keep their subscription."
+                )
             )
         if approve:
             refuse_if_charging(sub, now)

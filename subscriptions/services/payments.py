@@ -395,6 +395,8 @@ def invoice_pay_now(
     A change's invoice is paid only by the change itself."""
     if invoice.user_id != user.pk or invoice.kind == InvoiceKind.PRORATION:
         raise SubscriptionError(_("This invoice cannot be paid."))
+    if invoice.status != InvoiceStatus.OPEN:
+        raise SubscriptionError(_("This invoice has nothing left to pay."))
     charge_confirmed(shown=shown, amount=invoice.total, currency=invoice.currency)
     attempt = invoice_charge(invoice=invoice, trigger="customer", now=now)
     raise_if_failed(attempt)

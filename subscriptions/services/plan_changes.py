@@ -152,8 +152,7 @@ def plan_change(
             .select_related("price", "price__plan", "plan", "user")
             .get(pk=subscription.pk)
         )
-        if sub.status not in CHANGEABLE or sub.cancel_at is not None:
-            raise SubscriptionError(_("This subscription cannot change plan now."))
+        refuse_unless_changeable(sub)
         refuse_if_charging(sub, quoted_at)
         if sub.current_period_end is None or quoted_at < (sub.current_period_start or now):
             raise SubscriptionError(
@@ -220,6 +219,27 @@ def plan_change(
                 )
             )
     return switch_now(subscription, target, quote, now=now, invoice=invoice)
+
+
+def refuse_unless_changeable(subscription: Subscription) -> None:
+    """Pending states first (docs/policy.md 8): the customer is told what stands in the way."""
+    if subscription.status == SubscriptionStatus.TRIALING:
+        raise SubscriptionError(
+            _(
+                "During your trial, choose your plan on the subscription page: it is billed "
+                "when the trial ends."
+            )
+        )
+    if subscription.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED):
+        raise SubscriptionError(
+            _("Your last payment has not gone through: please pay the open invoice first.")
+        )
+    if subscription.cancel_at is not None:
+        raise SubscriptionError(
+            _("Your cancellation is recorded: keep your subscription first, then change plan.")
+        )
+    if subscription.status not in CHANGEABLE:
+        raise SubscriptionError(_("This subscription cannot change plan now."))
 
 
 def _change_line(old: Price, target: Price) -> str:
