@@ -5,8 +5,8 @@ from django import template
 from django.utils import timezone, translation
 
 from subscriptions import money as money_module
-from subscriptions import quotes
-from subscriptions.policy import RefundQuote, ShownCharge
+from subscriptions import quotes, wording
+from subscriptions.policy import RefundBreakdown, RefundQuote, ShownCharge
 
 register = template.Library()
 
@@ -77,3 +77,11 @@ def keep_charge_token(subscription: object, charge_back: RefundQuote | None) -> 
     pk = int(getattr(subscription, "pk", 0) or 0)
     currency = str(getattr(subscription, "currency", ""))
     return charge_token("keep", pk, charge_back.amount if charge_back else 0, currency)
+
+
+@register.simple_tag
+def refund_breakdown(breakdown: RefundBreakdown | None) -> str:
+    """ "You paid 94,80 €: 79,00 € is refunded and 15,80 € is kept as VAT, ..." (002)."""
+    if breakdown is None:
+        return ""
+    return wording.explain_breakdown(breakdown, translation.get_language() or "fr")

@@ -20,6 +20,7 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.money import format_money
 from subscriptions.policy import ShownCharge
 from subscriptions.services.billing import billing_run
 from subscriptions.services.cancellation import cancellation_confirm, cancellation_undo
@@ -312,3 +313,64 @@ def test_staff_approval_refuses_a_charge_the_decision_page_did_not_show(
         shown=ShownCharge(at_decision.amount_due, "EUR"),
     )
     assert Invoice.objects.get(kind=InvoiceKind.PRORATION).total == at_decision.amount_due
+
+
+# --- finding 6: refund sentences that add up -----------------------------------------------------
+
+
+def test_the_guarantee_sentence_says_what_was_paid_and_that_the_vat_is_kept(
+    customer_client, customer, catalog, add_card, stripe_server
+):
+    add_card(customer)
+    subscribe(user=customer, price=price("premium", "month"), now=timezone.now())
+    html = customer_client.post("/fr/account/cancel/", {"reason": ""}).content.decode()
+    assert (
+        "Vous avez payé 94,80\xa0€ : 79,00\xa0€ vous sont remboursés et 15,80\xa0€ restent "
+        "acquis au titre de la TVA, non remboursable."
+    ) in html
+
+
+def test_one_guarantee_refund_across_two_payments_is_one_email_with_the_total(
+    customer_client, customer, catalog, add_card, stripe_server, mailoutbox
+):
+    add_card(customer)
+    now = timezone.now()
+    sub = subscribe(user=customer, price=price("pro", "month"), now=now)
+    target = price("premium", "month")
+    token = quote_token(subscription=sub, target=target, quoted_at=now)
+    plan_change(user=customer, subscription=sub, target=target, token=token, now=now)
+    first, upgrade = Invoice.objects.filter(user=customer).order_by("pk")
+    assert upgrade.kind == InvoiceKind.PRORATION
+
+    page = customer_client.get(f"/fr/account/invoices/{first.number}/refund/").content.decode()
+    paid = first.total + upgrade.total
+    refunded = first.total - first.tax + upgrade.total - upgrade.tax
+    sentence = (
+        f"Vous avez payé {format_money(paid, 'EUR', 'fr')} : "
+        f"{format_money(refunded, 'EUR', 'fr')} vous sont remboursés et "
+        f"{format_money(paid - refunded, 'EUR', 'fr')} restent acquis au titre de la TVA"
+    )
+    assert sentence in page
+    token = page.split('name="quote" value="')[1].split('"')[0]
+    before = len(mailoutbox)
+    done = customer_client.post(
+        f"/fr/account/invoices/{first.number}/refund/",
+        {"quote": token, "reason": "changed_mind", "details": ""},
+    ).content.decode()
+    assert sentence in done
+
+    refunds = [m for m in mailoutbox[before:] if "rembours" in m.subject.lower()]
+    assert len(refunds) == 1
+    body = refunds[0].body
+    assert f"Nous vous avons remboursé {format_money(refunded, 'EUR', 'fr')} au total" in body
+    assert f"facture {first.number} : {format_money(first.total - first.tax, 'EUR', 'fr')}" in body
+    assert upgrade.number in body
+    assert sentence in body
+    assert sorted(a for a, _c in stripe_refunds(customer)) == sorted(
+        [first.total - first.tax, upgrade.total - upgrade.tax]
+    )
+
+
+def stripe_refunds(user):
+    charges = stripe.Charge.list(customer=user.billing.stripe_customer_id)
+    return [(c.amount_refunded, c.currency) for c in charges if c.amount_refunded]
