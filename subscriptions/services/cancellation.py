@@ -51,6 +51,9 @@ class CancellationQuote:
     guarantee: policy.RefundQuote | None  # the full refund offered as a second button
     invoice: Invoice | None
     committed: bool
+    # The payments each refund covers, with their parts (002: paid, refunded, kept).
+    refund_parts: tuple[tuple[Invoice, int], ...] = ()
+    guarantee_parts: tuple[tuple[Invoice, int], ...] = ()
 
 
 def cancellation_quote(*, subscription: Subscription, now: datetime) -> CancellationQuote:
@@ -72,15 +75,26 @@ def cancellation_quote(*, subscription: Subscription, now: datetime) -> Cancella
     )
     invoice = latest_payment(sub)
     refund, guarantee = none, None
+    refund_parts: tuple[tuple[Invoice, int], ...] = ()
+    guarantee_parts: tuple[tuple[Invoice, int], ...] = ()
     if invoice is not None:
-        full = payments_refund(invoice=invoice, now=now).quote
-        if full.rule in ("guarantee", "renewal_grace"):
-            guarantee = full
-        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True).quote
-        if plain.rule == "remaining_months" and plain.amount > 0:
-            refund = plain
+        full = payments_refund(invoice=invoice, now=now)
+        if full.quote.rule in ("guarantee", "renewal_grace"):
+            guarantee = full.quote
+            guarantee_parts = full.parts or ((invoice, full.quote.amount),)
+        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True)
+        if plain.quote.rule == "remaining_months" and plain.quote.amount > 0:
+            refund = plain.quote
+            refund_parts = plain.parts or ((invoice, plain.quote.amount),)
     return CancellationQuote(
-        sub, ends_at, refund, guarantee, invoice, committed=terms.commitment_months > 0
+        sub,
+        ends_at,
+        refund,
+        guarantee,
+        invoice,
+        committed=terms.commitment_months > 0,
+        refund_parts=refund_parts,
+        guarantee_parts=guarantee_parts,
     )
 
 

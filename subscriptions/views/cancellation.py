@@ -1,7 +1,5 @@
 """Cancelling in three clicks (003; L215-1-1, D215-1 to D215-3), and undoing it."""
 
-from datetime import datetime
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
@@ -26,7 +24,6 @@ from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.refund_quotes import (
     breakdown_for,
     cancellation_refunds,
-    payments_refund,
     total,
 )
 from subscriptions.views.common import live_subscription, refund_sentence
@@ -45,8 +42,8 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
         "quote": quote,
         "reason": request.POST.get("reason", "").replace("\x00", "")[:2000],
         "refund_explanation": refund_sentence(request, quote.refund),
-        "refund_breakdown": _breakdown(quote, now, full=False),
-        "guarantee_breakdown": _breakdown(quote, now, full=True),
+        "refund_breakdown": _breakdown(quote, full=False),
+        "guarantee_breakdown": _breakdown(quote, full=True),
         "guarantee_explanation": refund_sentence(request, quote.guarantee),
         "charge_back": refund_to_charge_back(subscription),
         "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
@@ -64,13 +61,9 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     return TemplateResponse(request, template, context)
 
 
-def _breakdown(quote: CancellationQuote, now: datetime, *, full: bool) -> RefundBreakdown | None:
+def _breakdown(quote: CancellationQuote, *, full: bool) -> RefundBreakdown | None:
     """Paid, refunded and kept, for the refund the summary offers (002)."""
-    offered = quote.guarantee if full else quote.refund
-    if quote.invoice is None or offered is None or offered.rule == "none":
-        return None
-    parts = payments_refund(invoice=quote.invoice, now=now, skip_full_refunds=not full).parts
-    return breakdown_for(parts or ((quote.invoice, offered.amount),))
+    return breakdown_for(quote.guarantee_parts if full else quote.refund_parts)
 
 
 def _cancel_summary(quote: CancellationQuote) -> str:
