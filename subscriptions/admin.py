@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext_lazy as _
 
-from subscriptions import money, staff_wording
+from subscriptions import money, quotes, staff_wording
 from subscriptions.admin_documents import DocumentPdfLinkMixin
 from subscriptions.models import (
     AuditEvent,
@@ -28,6 +28,7 @@ from subscriptions.models import (
     RefundStatus,
     Subscription,
 )
+from subscriptions.policy import ShownCharge
 from subscriptions.services.contract_changes import (
     change_request_decide,
     change_request_due_by,
@@ -613,9 +614,33 @@ class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelA
 
 
 class ChangeDecisionForm(DecisionForm):
+    # The charge the decision page shows, signed: approving takes it only if the quote
+    # re-computed at the click is still that one (quotes before money).
+    charge = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = ContractChangeRequest
         fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.fields["charge"].initial = change_decision_token(self.instance, timezone.now())
+
+
+def change_decision_token(change: ContractChangeRequest, now) -> str:
+    """What approving at `now` would charge, as the decision page shows it."""
+    try:
+        quote = change_request_quote(change=change, now=now)
+    except SubscriptionError:
+        return ""
+    amount = quote.amount_due if quote.mode == "immediate" else 0
+    return quotes.charge_token(
+        what="contract_change",
+        pk=change.pk,
+        charge=ShownCharge(amount, quote.currency),
+        quoted_at=now,
+    )
 
 
 @admin.register(ContractChangeRequest)
@@ -640,7 +665,7 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admi
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and obj.status == ChangeRequestStatus.PENDING:
-            decision: tuple[str, ...] = ("quote_summary", "decision", "written_reason")
+            decision: tuple[str, ...] = ("quote_summary", "decision", "charge", "written_reason")
         else:
             decision = (*DECIDED_FIELDS, "applied")
         return ((None, {"fields": self.facts}), (_("Decision"), {"fields": decision}))
@@ -711,13 +736,23 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admi
         decision = form.cleaned_data.get("decision")
         if not decision:
             return
+        now = timezone.now()
         try:
+            shown = None
+            if decision == "approve":
+                shown, _quoted_at = quotes.charge_read(
+                    form.cleaned_data.get("charge", ""),
+                    what="contract_change",
+                    pk=obj.pk,
+                    now=now,
+                )
             change_request_decide(
                 change=obj,
                 actor=request.user,
                 approve=decision == "approve",
                 reason=form.cleaned_data.get("written_reason", ""),
-                now=timezone.now(),
+                now=now,
+                shown=shown,
             )
         except SubscriptionError as exc:
             request.decision_refused = True

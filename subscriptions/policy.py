@@ -147,6 +147,57 @@ class PlanChangeQuote:
 
 
 @dataclass(frozen=True, slots=True)
+class RefundBreakdown:
+    """A refund as the customer reads it (002): what was paid, what comes back, what is kept
+    and why: the taxes (never refunded), and the service already used or not refundable."""
+
+    paid: int
+    refunded: int
+    tax_kept: int
+    other_kept: int
+    currency: str
+    refunded_before: int = 0
+
+
+def refund_breakdown(
+    *, paid: int, tax: int, refunded: int, currency: str, refunded_before: int = 0
+) -> RefundBreakdown:
+    """Split `paid` into what this refund gives back, what earlier refunds gave back, and the
+    rest kept: the tax first (002: taxes are never refunded), then the remainder."""
+    _require_count("paid", paid)
+    kept = max(0, paid - refunded - refunded_before)
+    tax_kept = min(max(tax, 0), kept)
+    return RefundBreakdown(
+        paid=paid,
+        refunded=refunded,
+        tax_kept=tax_kept,
+        other_kept=kept - tax_kept,
+        currency=currency,
+        refunded_before=refunded_before,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ShownCharge:
+    """A charge as a page showed it before the customer (or staff) confirmed: its amount and
+    currency, and when it is taken (`at` None: at once, on confirming)."""
+
+    amount: int
+    currency: str
+    at: datetime | None = None
+
+
+def charge_as_shown(shown: ShownCharge, actual: ShownCharge) -> bool:
+    """Quotes before money (DESIGN 4): a charge is taken only as the page showed it: the same
+    amount in the same currency, now if the page said now, on the date it gave otherwise."""
+    if shown.amount != actual.amount or shown.currency != actual.currency:
+        return False
+    if shown.at is None or actual.at is None:
+        return shown.at is None and actual.at is None
+    return shown.at == actual.at
+
+
+@dataclass(frozen=True, slots=True)
 class TrialDates:
     ends_at: datetime
     warning_at: datetime

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from django.core import signing
 from django.utils.translation import gettext as _
 
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.policy import ShownCharge
+from subscriptions.services.errors import QuoteChanged, SubscriptionError
 
 VALIDITY = timedelta(minutes=30)
 _SALT = "subscriptions.quote"
@@ -53,3 +54,31 @@ def check(shown: Shown, current: str) -> None:
         raise SubscriptionError(
             _("Your situation has changed since this page was shown: please read it again.")
         )
+
+
+_CHARGE_SALT = "subscriptions.charge"
+
+
+def charge_token(*, what: str, pk: int, charge: ShownCharge, quoted_at: datetime) -> str:
+    """The charge a confirmation page shows (amount, currency, when), signed into its form:
+    the service compares it with what it is about to take (`payments.charge_confirmed`)."""
+    at = charge.at.isoformat() if charge.at else ""
+    return signing.dumps(
+        [what, pk, charge.amount, charge.currency, at, quoted_at.isoformat()], salt=_CHARGE_SALT
+    )
+
+
+def charge_read(value: str, *, what: str, pk: int, now: datetime) -> tuple[ShownCharge, datetime]:
+    """The charge the confirmed page showed, and when. No charge without one: a form without
+    it (or altered, or older than `VALIDITY`) is shown again with the amount to confirm."""
+    try:
+        signed_what, signed_pk, amount, currency, at, quoted = signing.loads(
+            value, salt=_CHARGE_SALT, max_age=VALIDITY
+        )
+        quoted_at = datetime.fromisoformat(quoted)
+        charge_at = datetime.fromisoformat(at) if at else None
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise QuoteChanged(_("Please check the amount below and confirm it.")) from exc
+    if signed_what != what or signed_pk != pk or quoted_at > now:
+        raise QuoteChanged(_("Please check the amount below and confirm it."))
+    return ShownCharge(int(amount), str(currency), charge_at), quoted_at

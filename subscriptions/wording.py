@@ -17,9 +17,15 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from subscriptions.money import babel_locale, format_money
-from subscriptions.policy import PlanChangeQuote, RefundQuote, TaxTreatment, time_zone
+from subscriptions.policy import (
+    PlanChangeQuote,
+    RefundBreakdown,
+    RefundQuote,
+    TaxTreatment,
+    time_zone,
+)
 
-__all__ = ["explain", "tax_mention", "tax_rate", "tax_summary"]
+__all__ = ["explain", "explain_breakdown", "tax_mention", "tax_rate", "tax_summary"]
 
 
 def explain(
@@ -139,3 +145,40 @@ def tax_summary(treatment: TaxTreatment, language: str, *, is_business: bool = T
                 "your profile to be invoiced without VAT (reverse charge)."
             ) % {"rate": tax_rate(treatment, language)}
         return _("French VAT at %(rate)s is charged.") % {"rate": tax_rate(treatment, language)}
+
+
+def explain_breakdown(breakdown: RefundBreakdown, language: str) -> str:
+    """One sentence that adds up (002): paid, refunded, kept and why."""
+
+    def money(amount: int) -> str:
+        return format_money(amount, breakdown.currency, language)
+
+    values = {
+        "paid": money(breakdown.paid),
+        "refunded": money(breakdown.refunded),
+        "tax": money(breakdown.tax_kept),
+        "other": money(breakdown.other_kept),
+        "before": money(breakdown.refunded_before),
+    }
+    with translation.override(language):
+        if breakdown.tax_kept and breakdown.other_kept:
+            sentence = _(
+                "You paid %(paid)s: %(refunded)s is refunded; %(tax)s is kept as VAT, which "
+                "is not refundable, and %(other)s for the service already used."
+            )
+        elif breakdown.tax_kept:
+            sentence = _(
+                "You paid %(paid)s: %(refunded)s is refunded and %(tax)s is kept as VAT, "
+                "which is not refundable."
+            )
+        elif breakdown.other_kept:
+            sentence = _(
+                "You paid %(paid)s: %(refunded)s is refunded and %(other)s is kept for the "
+                "service already used."
+            )
+        else:
+            sentence = _("You paid %(paid)s: %(refunded)s is refunded.")
+        text = sentence % values
+        if breakdown.refunded_before:
+            text += " " + _("%(before)s of it was refunded before.") % values
+        return text

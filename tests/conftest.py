@@ -111,3 +111,13 @@ def staff_reauthenticated(client):
 def admin_client(client, admin_user):
     """pytest-django's admin_client, signed in with TOTP as the admin requires."""
     return staff_login(client, admin_user)
+
+
+def shown_charge(html):
+    """The signed charge a confirmation page carries in its form (`name="charge"`): posting it
+    back is the customer confirming the amount that page showed."""
+    import re
+
+    found = re.search(r'name="charge" value="([^"]+)"', html)
+    assert found, "the page shows no charge to confirm"
+    return found.group(1)

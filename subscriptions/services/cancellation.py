@@ -25,7 +25,8 @@ from subscriptions.models import (
 )
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
-from subscriptions.services.invoices import invoice_issue, void_open_invoices
+from subscriptions.services.invoices import invoice_issue, period_total, void_open_invoices
+from subscriptions.services.payments import charge_confirmed
 from subscriptions.services.periods import pending_changes_close, price_terms
 from subscriptions.services.plan_changes import (
     HELD_REASON,
@@ -56,6 +57,9 @@ class CancellationQuote:
     guarantee: policy.RefundQuote | None  # the full refund offered as a second button
     invoice: Invoice | None
     committed: bool
+    # The payments each refund covers, with their parts (002: paid, refunded, kept).
+    refund_parts: tuple[tuple[Invoice, int], ...] = ()
+    guarantee_parts: tuple[tuple[Invoice, int], ...] = ()
 
 
 def cancellation_quote(*, subscription: Subscription, now: datetime) -> CancellationQuote:
@@ -77,15 +81,26 @@ def cancellation_quote(*, subscription: Subscription, now: datetime) -> Cancella
     )
     invoice = latest_payment(sub)
     refund, guarantee = none, None
+    refund_parts: tuple[tuple[Invoice, int], ...] = ()
+    guarantee_parts: tuple[tuple[Invoice, int], ...] = ()
     if invoice is not None:
-        full = payments_refund(invoice=invoice, now=now).quote
-        if full.rule in ("guarantee", "renewal_grace"):
-            guarantee = full
-        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True).quote
-        if plain.rule == "remaining_months" and plain.amount > 0:
-            refund = plain
+        full = payments_refund(invoice=invoice, now=now)
+        if full.quote.rule in ("guarantee", "renewal_grace"):
+            guarantee = full.quote
+            guarantee_parts = full.parts or ((invoice, full.quote.amount),)
+        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True)
+        if plain.quote.rule == "remaining_months" and plain.quote.amount > 0:
+            refund = plain.quote
+            refund_parts = plain.parts or ((invoice, plain.quote.amount),)
     return CancellationQuote(
-        sub, ends_at, refund, guarantee, invoice, committed=terms.commitment_months > 0
+        sub,
+        ends_at,
+        refund,
+        guarantee,
+        invoice,
+        committed=terms.commitment_months > 0,
+        refund_parts=refund_parts,
+        guarantee_parts=guarantee_parts,
     )
 
 
@@ -132,7 +147,8 @@ def cancellation_confirm(
             sub.cancel_requested_at = now
             sub.cancel_reason = reason.strip()[:2000]
             sub.cancel_at = quote.ends_at
-            sub.scheduled_price = None
+            # A scheduled downgrade is kept, not dropped: the service ends before it would
+            # start, and undoing the cancellation restores it as it was.
             if sub.status != SubscriptionStatus.TRIALING:
                 sub.next_billing_at = None
             sub.save(
@@ -141,7 +157,6 @@ def cancellation_confirm(
                     "cancel_reason",
                     "cancel_at",
                     "next_billing_at",
-                    "scheduled_price",
                 ]
             )
             audit(
@@ -188,9 +203,15 @@ def cancellation_confirm(
     return sub, refunded
 
 
-def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) -> Subscription:
+def cancellation_undo(
+    *,
+    user: User,
+    subscription: Subscription,
+    now: datetime,
+    shown: policy.ShownCharge | None = None,
+) -> Subscription:
     """ "Keep my subscription": one click, until the end date. Months already refunded on
-    cancelling are charged again, as the page says before the click."""
+    cancelling are charged again, as the page says before the click (`shown`)."""
     # A refund that got no answer from Stripe may have been made all the same: found, it is
     # recorded (and charged again below) rather than held as never sent.
     unanswered = RefundRequest.objects.filter(
@@ -232,6 +253,7 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
         )
         charged_back = refunds_to_charge_back(sub)
         amount = sum(r.amount for r in charged_back)
+        charge_confirmed(shown=shown, amount=amount, currency=sub.currency)
         invoice = None
         if amount > 0 and sub.price is not None:
             invoice = invoice_issue(
@@ -271,7 +293,9 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
                 % {"reason": attempt.reason}
             )
     with transaction.atomic():
-        sub = lock(Subscription, subscription.pk, "user")
+        sub = lock(
+            Subscription, subscription.pk, "user", "price", "price__plan", "scheduled_price__plan"
+        )
         if invoice is not None:
             Invoice.objects.filter(pk=invoice.pk).update(next_retry_at=None)  # settled
         sub.cancel_at = None
@@ -289,8 +313,21 @@ def cancellation_undo(*, user: User, subscription: Subscription, now: datetime) 
             kind="cancellation_undone",
             subscription=sub,
             charged=invoice.total if invoice else 0,
+            scheduled=sub.scheduled_price.plan.code if sub.scheduled_price else "",
         )
-        emails.email_user(user, "cancellation_undone", {"subscription": sub})
+        renewal_price = sub.scheduled_price or sub.price
+        emails.email_user(
+            user,
+            "cancellation_undone",
+            {
+                "subscription": sub,
+                "charged": invoice,
+                "renewal_price": renewal_price,
+                "renewal_amount": (
+                    period_total(sub, renewal_price, sub.user) if renewal_price else 0
+                ),
+            },
+        )
     return sub
 
 

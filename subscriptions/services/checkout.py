@@ -24,8 +24,13 @@ from subscriptions.models import (
 from subscriptions.services.auditing import audit
 from subscriptions.services.cards import card_used_for_another_trial
 from subscriptions.services.errors import SubscriptionError
-from subscriptions.services.invoices import invoice_amounts, invoice_issue, void_open_invoices
-from subscriptions.services.payments import invoice_charge, raise_if_failed
+from subscriptions.services.invoices import (
+    invoice_amounts,
+    invoice_issue,
+    period_total,
+    void_open_invoices,
+)
+from subscriptions.services.payments import charge_confirmed, invoice_charge, raise_if_failed
 from subscriptions.services.periods import period_bounds
 from subscriptions.services.trials import email_hash
 from subscriptions.taxes import customer_tax
@@ -44,14 +49,33 @@ class CheckoutQuote:
     first_charge_at: datetime
     renews_at: datetime
     charged_now: bool
+    first_charge: int  # the first invoice: `total` less free months or credit
+    trial_forfeited: bool = False  # the saved card already served another trial (001)
     # The customer's VAT rule and rate (tax follows the customer, not the price).
     tax_treatment: policy.TaxTreatment | None = None
 
+    @property
+    def charge(self) -> policy.ShownCharge:
+        """The first charge as the page shows it: at once, or on the trial's last day."""
+        return policy.ShownCharge(
+            self.first_charge,
+            self.price.currency,
+            None if self.charged_now else self.first_charge_at,
+        )
+
 
 def checkout_quote(*, user: User, price: Price, now: datetime) -> CheckoutQuote:
-    trial = Subscription.objects.filter(user=user, status=SubscriptionStatus.TRIALING).first()
+    live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES).first()
+    trial = live if live and live.status == SubscriptionStatus.TRIALING else None
     start = trial.trial_ends_at if trial and trial.trial_ends_at else now
     treatment = customer_tax(user)
+    forfeited = False
+    if trial is not None and start > now:
+        account = BillingAccount.objects.filter(user=user).first()
+        # 001: one trial per card: a card that served another trial ends this one today.
+        forfeited = account is not None and card_used_for_another_trial(user, account)
+        if forfeited:
+            start = now
     subtotal, tax, total = invoice_amounts(price, user)
     months = policy.MONTHS_PER_INTERVAL[price.interval]
     return CheckoutQuote(
@@ -62,13 +86,26 @@ def checkout_quote(*, user: User, price: Price, now: datetime) -> CheckoutQuote:
         first_charge_at=start,
         renews_at=policy.add_months(start, months),
         charged_now=start <= now,
+        first_charge=period_total(live, price, user),
+        trial_forfeited=forfeited,
         tax_treatment=treatment,
     )
 
 
-def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
+def trial_forfeited_message() -> str:
+    return _(
+        "This card has already been used for a free trial, so your trial ends today and the "
+        "first payment is taken now. Nothing was charged: please check the amount and confirm."
+    )
+
+
+def subscribe(
+    *, user: User, price: Price, now: datetime, shown: policy.ShownCharge | None = None
+) -> Subscription:
     """Subscribe with the saved card: a trial keeps its data and is billed at its end;
-    anyone else is charged at once (the first invoice)."""
+    anyone else is charged at once (the first invoice). `shown` is the first charge the
+    confirmed page gave: anything else (a card that served another trial) does nothing and
+    raises `QuoteChanged`, for the page to show the new quote."""
     account = BillingAccount.objects.filter(user=user).first()
     if account is None or not account.has_card:
         raise SubscriptionError(_("Please add a card first."))
@@ -78,7 +115,16 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
         User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         live = Subscription.objects.filter(user=user, status__in=LIVE_STATUSES).first()
         if live and live.status == SubscriptionStatus.TRIALING:
-            if card_used_for_another_trial(user, account):
+            forfeited = card_used_for_another_trial(user, account)
+            start = now if forfeited or not live.trial_ends_at else live.trial_ends_at
+            charge_confirmed(
+                shown=shown,
+                amount=period_total(live, price, user),
+                currency=price.currency,
+                at=None if start <= now else start,
+                why=trial_forfeited_message() if forfeited else "",
+            )
+            if forfeited:
                 # 001: one trial per card: this trial ends now and billing starts today.
                 live.trial_ends_at = now
                 live.next_billing_at = now
@@ -138,7 +184,11 @@ def subscribe(*, user: User, price: Price, now: datetime) -> Subscription:
             audit(user=user, kind="subscription_created", subscription=subscription, price=price.pk)
     # The customer is here: a decline is shown on the page (no dunning) and they try again.
     invoice = _first_invoice(
-        subscription=subscription, start=now, now=now, unpaid=SubscriptionStatus.INCOMPLETE
+        subscription=subscription,
+        start=now,
+        now=now,
+        unpaid=SubscriptionStatus.INCOMPLETE,
+        shown=shown,
     )
     attempt = invoice_charge(invoice=invoice, trigger="checkout", now=now)
     subscription.refresh_from_db()
@@ -157,7 +207,12 @@ def trial_convert(*, subscription: Subscription, now: datetime) -> PaymentAttemp
 
 
 def _first_invoice(
-    *, subscription: Subscription, start: datetime, now: datetime, unpaid: str
+    *,
+    subscription: Subscription,
+    start: datetime,
+    now: datetime,
+    unpaid: str,
+    shown: policy.ShownCharge | None = None,
 ) -> Invoice:
     with transaction.atomic():
         sub = lock(Subscription, subscription.pk, "price", "user")
@@ -165,9 +220,15 @@ def _first_invoice(
             subscription=sub, kind=InvoiceKind.FIRST, status=InvoiceStatus.OPEN
         ).first()
         if existing:
+            charge_confirmed(shown=shown, amount=existing.total, currency=existing.currency)
             return existing
         if sub.price is None:
             raise SubscriptionError(_("Please choose a plan first."))
+        charge_confirmed(
+            shown=shown,
+            amount=period_total(sub, sub.price, sub.user),
+            currency=sub.price.currency,
+        )
         sub.status = unpaid
         sub.anchor_at = start
         sub.period_index = 0

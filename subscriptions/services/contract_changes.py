@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -15,6 +16,7 @@ from subscriptions.models import (
     AuditEvent,
     ChangeRequestStatus,
     ContractChangeRequest,
+    Invoice,
     InvoiceKind,
     Price,
     RefundRequest,
@@ -24,9 +26,11 @@ from subscriptions.models import (
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.invoices import invoice_issue
+from subscriptions.services.payments import charge_confirmed
 from subscriptions.services.plan_changes import (
     charge_or_void,
     outcome_unknown,
+    plan_change_options,
     plan_change_quote_for,
     refuse_if_charging,
     settle_later,
@@ -38,16 +42,27 @@ from subscriptions.services.refund_quotes import REVIEW_BUSINESS_DAYS, holiday_c
 
 
 def change_request_create(
-    *, user: User, subscription: Subscription, target: Price, reason: str, message: str
+    *,
+    user: User,
+    subscription: Subscription,
+    target: Price,
+    reason: str,
+    message: str,
+    now: datetime | None = None,
 ) -> ContractChangeRequest:
     if subscription.user_id != user.pk or subscription.price is None:
         raise SubscriptionError(_("This subscription cannot change plan now."))
+    if subscription.cancel_at is not None:
+        raise SubscriptionError(
+            _("Your cancellation is recorded: keep your subscription first, then change plan.")
+        )
     if subscription.price.commitment_months == 0:
         raise SubscriptionError(_("Your plan has no commitment: you can change it yourself."))
     if target.pk == subscription.price_id or target.currency != subscription.currency:
         raise SubscriptionError(_("Please choose another plan."))
     if not reason.strip():
         raise SubscriptionError(_("Please tell us why you want to change."))
+    now = now or timezone.now()
     with transaction.atomic():
         Subscription.objects.select_for_update(of=("self",)).get(pk=subscription.pk)
         if ContractChangeRequest.objects.filter(
@@ -61,11 +76,17 @@ def change_request_create(
             reason=reason.strip()[:200],
             message=message.strip()[:5000],
         )
+        try:
+            shown = contract_change_quote(subscription=subscription, target=target, now=now)
+        except SubscriptionError:
+            shown = None  # no paid period yet: nothing to price
         audit(
             user=user,
             kind="change_request_filed",
             subscription=subscription,
             target=target.plan.code,
+            charged_if_approved_now=shown.amount_due if shown else 0,
+            credit_if_approved_now=shown.credit if shown else 0,
         )
         emails.email_user(user, "change_request_received", {"change": change})
         emails.email_staff(
@@ -102,17 +123,44 @@ def change_request_withdraw(*, user: User, change: ContractChangeRequest) -> Non
 def change_request_quote(*, change: ContractChangeRequest, now: datetime) -> policy.PlanChangeQuote:
     """What approving would do: a higher plan now with the unused annual payment credited,
     a lower one at the end of the term."""
-    return plan_change_quote_for(
-        subscription=change.subscription,
-        target=change.target_price,
-        now=now,
-        ignore_commitment=True,
+    return contract_change_quote(
+        subscription=change.subscription, target=change.target_price, now=now
     )
 
 
+def contract_change_quote(
+    *, subscription: Subscription, target: Price, now: datetime
+) -> policy.PlanChangeQuote:
+    """The one quote of a contract change (000): what the request form shows for each target
+    at today's date, what staff see before deciding, and what approving does, re-computed
+    at the decision's moment: charged now, credit kept for the next invoices, the new
+    renewal date; the target's own commitment starts with its new term."""
+    return plan_change_quote_for(
+        subscription=subscription, target=target, now=now, ignore_commitment=True
+    )
+
+
+def contract_change_options(
+    *, subscription: Subscription, now: datetime
+) -> list[tuple[Price, policy.PlanChangeQuote]]:
+    """Each plan the customer may ask for, with what approval would mean today."""
+    return [
+        (target, contract_change_quote(subscription=subscription, target=target, now=now))
+        for target in plan_change_options(subscription=subscription)
+    ]
+
+
 def change_request_decide(
-    *, change: ContractChangeRequest, actor: User, approve: bool, reason: str, now: datetime
+    *,
+    change: ContractChangeRequest,
+    actor: User,
+    approve: bool,
+    reason: str,
+    now: datetime,
+    shown: policy.ShownCharge | None = None,
 ) -> ContractChangeRequest:
+    """Staff's decision. Approving re-computes the quote at `now`; its charge is taken only if
+    it is the one the decision page showed staff (`shown`), and the e-mail states it."""
     if not actor.has_perm("subscriptions.review_contract_change"):
         raise SubscriptionError(_("You are not allowed to review contract changes."))
     if not approve and not reason.strip():
@@ -137,9 +185,22 @@ def change_request_decide(
             raise SubscriptionError(
                 _("This subscription has ended or is being renewed: it cannot change now.")
             )
+        if approve and sub.cancel_at is not None:
+            raise SubscriptionError(
+                _(
+                    "The customer has cancelled this contract: the change can be approved "
+                    "only once they keep their subscription."
+                )
+            )
         if approve:
             refuse_if_charging(sub, now)
         quote = change_request_quote(change=c, now=now) if approve else None
+        if quote is not None:
+            charge_confirmed(
+                shown=shown,
+                amount=quote.amount_due if quote.mode == "immediate" else 0,
+                currency=quote.currency,
+            )
         c.status = ChangeRequestStatus.APPROVED if approve else ChangeRequestStatus.REJECTED
         c.decided_by, c.decided_at, c.decision_reason = actor, now, reason.strip()
         c.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
@@ -151,21 +212,24 @@ def change_request_decide(
             target=c.target_price.plan.code,
         )
     effective_now = False
+    invoice = None
     if approve and quote is not None:
         if quote.mode == "immediate":
-            _approved_now(c, quote, actor=actor, now=now)
+            invoice = _approved_now(c, quote, actor=actor, now=now)
             effective_now = True
         else:
             Subscription.objects.filter(pk=c.subscription_id).update(scheduled_price=c.target_price)
     emails.email_user(
-        c.user, "change_request_decided", {"change": c, "effective_now": effective_now}
+        c.user,
+        "change_request_decided",
+        {"change": c, "effective_now": effective_now, "quote": quote, "invoice": invoice},
     )
     return c
 
 
 def _approved_now(
     change: ContractChangeRequest, quote: policy.PlanChangeQuote, *, actor: User, now: datetime
-) -> None:
+) -> Invoice | None:
     """An approved move to a higher plan starts now; the quote's amount is charged, or its
     credit kept for the next invoices. A declined card reverts the decision to pending."""
     sub = change.subscription
@@ -213,6 +277,7 @@ def _approved_now(
                 % {"reason": attempt.reason}
             )
     switch_now(sub, target, quote, now=now, invoice=invoice, actor=actor)
+    return invoice
 
 
 # --- reviews near their target (002) -----------------------------------------------------------

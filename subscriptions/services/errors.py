@@ -4,7 +4,7 @@ Views catch `GatewayError` from here, so that only services talk to the gateway.
 
 from subscriptions.gateways.stripe import GatewayError
 
-__all__ = ["GatewayError", "SubscriptionConflict", "SubscriptionError"]
+__all__ = ["GatewayError", "QuoteChanged", "SubscriptionConflict", "SubscriptionError"]
 
 
 class SubscriptionError(Exception):
@@ -18,3 +18,9 @@ class SubscriptionError(Exception):
 class SubscriptionConflict(SubscriptionError):
     """Another request (a second click, another tab, a colleague) got there first: what it
     asked is done or being done. The message says what stands; views answer 409."""
+
+
+class QuoteChanged(SubscriptionError):
+    """What would be charged is no longer what the page showed (a card that already served a
+    trial, a changed period, a missing confirmation): nothing was done, and the page is to
+    be shown again with the new amount for the customer to confirm."""

@@ -164,29 +164,57 @@ def split_tax(total: int, tax_rate_bps: int) -> tuple[int, int]:
     return net, total - net
 
 
+def period_total(subscription: Subscription | None, price: Price, customer: TaxProfile) -> int:
+    """What one period's invoice of `price` comes to for this subscription, taxed as the
+    customer is, free months and credit taken off: the amount a quote shows for the first
+    invoice or a renewal."""
+    full = invoice_amounts(price, customer)[2]
+    if subscription is None:
+        return full
+    lines, _free, _credit = _adjustment_lines(
+        subscription.free_months, subscription.credit, price, full
+    )
+    return max(0, full + sum(amount for _label, amount in lines))
+
+
+def _adjustment_lines(
+    free_months: int, credit: int, price: Price, amount: int
+) -> tuple[list[tuple[str, int]], int, int]:
+    """(lines, free months used, credit used) taken off one period's invoice."""
+    lines: list[tuple[str, int]] = []
+    free_used = credit_used = 0
+    full = amount
+    if free_months > 0:
+        months = policy.MONTHS_PER_INTERVAL[price.interval]
+        free_used = min(free_months, months)
+        amount -= amount * free_used // months
+        lines.append(
+            (
+                f"Free months (switching offer): {free_used} / "
+                f"Mois offerts (changement de fournisseur) : {free_used}",
+                -(full * free_used // months),
+            )
+        )
+    if credit > 0 and amount > 0:
+        credit_used = min(credit, amount)
+        lines.append(
+            ("Credit from your previous plan / Avoir de votre offre précédente", -credit_used)
+        )
+    return lines, free_used, credit_used
+
+
 def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[tuple[str, int]]:
     """Lines taken off a period's invoice: free months (003), then the account's credit.
     The subscription row is locked by the caller; the counters go down here."""
-    lines: list[tuple[str, int]] = []
-    full = amount
-    if subscription.free_months > 0:
-        months = policy.MONTHS_PER_INTERVAL[price.interval]
-        used = min(subscription.free_months, months)
-        subscription.free_months -= used
+    lines, free_used, credit_used = _adjustment_lines(
+        subscription.free_months, subscription.credit, price, amount
+    )
+    if free_used:
+        subscription.free_months -= free_used
         subscription.save(update_fields=["free_months"])
-        amount -= amount * used // months
-        lines.append(
-            (
-                f"Free months (switching offer): {used} / "
-                f"Mois offerts (changement de fournisseur) : {used}",
-                -(full * used // months),
-            )
-        )
-    if subscription.credit > 0 and amount > 0:
-        used = min(subscription.credit, amount)
-        subscription.credit -= used
+    if credit_used:
+        subscription.credit -= credit_used
         subscription.save(update_fields=["credit"])
-        lines.append(("Credit from your previous plan / Avoir de votre offre précédente", -used))
     return lines
 
 

@@ -27,7 +27,7 @@ from subscriptions.models import (
 )
 from subscriptions.services.auditing import audit
 from subscriptions.services.credit_notes import credit_note_issue
-from subscriptions.services.errors import SubscriptionError
+from subscriptions.services.errors import QuoteChanged, SubscriptionError
 
 # --- charging --------------------------------------------------------------------------------
 
@@ -359,11 +359,42 @@ def raise_if_failed(attempt: PaymentAttempt) -> None:
     )
 
 
-def invoice_pay_now(*, user: User, invoice: Invoice, now: datetime) -> PaymentAttempt:
+def charge_confirmed(
+    *,
+    shown: policy.ShownCharge | None,
+    amount: int,
+    currency: str,
+    at: datetime | None = None,
+    why: str = "",
+) -> None:
+    """Quotes before money (DESIGN 4), the one check every flow that takes money makes just
+    before it does: subscribing, paying an open invoice, changing plan, keeping a cancelled
+    subscription, approving a contract change. `amount` and `at` are re-computed now (`at`
+    None: charged at once); unless they are what the confirmed page showed, nothing is done
+    and `QuoteChanged` says why, for the page to show the new quote. `shown` None is a
+    caller with no page (the billing run, a renewal): nothing to compare."""
+    if shown is None:
+        return
+    if not policy.charge_as_shown(shown, policy.ShownCharge(amount, currency, at)):
+        raise QuoteChanged(
+            why
+            or _(
+                "The amount has changed since this page was shown: nothing was charged. "
+                "Please check the new amount and confirm it."
+            )
+        )
+
+
+def invoice_pay_now(
+    *, user: User, invoice: Invoice, now: datetime, shown: policy.ShownCharge | None = None
+) -> PaymentAttempt:
     """The customer's "pay now" (after updating the card): charge the open invoice at once.
     A change's invoice is paid only by the change itself."""
     if invoice.user_id != user.pk or invoice.kind == InvoiceKind.PRORATION:
         raise SubscriptionError(_("This invoice cannot be paid."))
+    if invoice.status != InvoiceStatus.OPEN:
+        raise SubscriptionError(_("This invoice has nothing left to pay."))
+    charge_confirmed(shown=shown, amount=invoice.total, currency=invoice.currency)
     attempt = invoice_charge(invoice=invoice, trigger="customer", now=now)
     raise_if_failed(attempt)
     return attempt

@@ -34,6 +34,7 @@ from subscriptions.services.invoices import INTERVAL_WORDS, invoice_issue
 from subscriptions.services.payments import (
     STALE_ATTEMPT,
     STRIPE_UNREACHABLE_RETRY,
+    charge_confirmed,
     invoice_charge,
     payment_result_apply,
 )
@@ -100,16 +101,25 @@ def plan_change_quote_for(
     )
 
 
-def quote_token(*, subscription: Subscription, target: Price, quoted_at: datetime) -> str:
-    """Signed (subscription, target, moment) carried by the confirmation form."""
+def quote_token(
+    *, subscription: Subscription, target: Price, quoted_at: datetime, amount: int | None = None
+) -> str:
+    """Signed (subscription, target, moment, amount charged now) carried by the confirmation
+    form: the amount is the one the page shows, compared before anything is charged."""
     return signing.dumps(
-        [subscription.pk, target.pk, quoted_at.isoformat()], salt=_SIGNER_SALT, compress=True
+        [subscription.pk, target.pk, quoted_at.isoformat(), amount],
+        salt=_SIGNER_SALT,
+        compress=True,
     )
 
 
-def _quoted_at(token: str, *, subscription: Subscription, target: Price, now: datetime) -> datetime:
+def _quoted_at(
+    token: str, *, subscription: Subscription, target: Price, now: datetime
+) -> tuple[datetime, int | None]:
     try:
-        sub_pk, target_pk, moment = signing.loads(token, salt=_SIGNER_SALT, max_age=QUOTE_VALIDITY)
+        sub_pk, target_pk, moment, *shown = signing.loads(
+            token, salt=_SIGNER_SALT, max_age=QUOTE_VALIDITY
+        )
         quoted_at = datetime.fromisoformat(moment)
     except (signing.BadSignature, ValueError, TypeError) as exc:
         raise SubscriptionError(
@@ -119,24 +129,33 @@ def _quoted_at(token: str, *, subscription: Subscription, target: Price, now: da
         raise SubscriptionError(
             _("This quote has expired: please look at the new amount and confirm again.")
         )
-    return quoted_at
+    amount = shown[0] if shown and isinstance(shown[0], int) else None
+    return quoted_at, amount
 
 
 # --- changing plan (001, 004) ----------------------------------------------------------------
 
 
 def plan_change(
-    *, user: User, subscription: Subscription, target: Price, token: str, now: datetime
+    *,
+    user: User,
+    subscription: Subscription,
+    target: Price,
+    token: str,
+    now: datetime,
+    shown: policy.ShownCharge | None = None,
 ) -> Subscription:
     """Do what the quote said: an upgrade now with its prorated charge (a failed charge leaves
-    the old plan), a downgrade from the next period, a review under a commitment."""
+    the old plan), a downgrade from the next period, a review under a commitment. `shown`
+    is the charge the confirmed page gave (nothing, for a downgrade)."""
     if subscription.user_id != user.pk:
         raise SubscriptionError(_("This subscription cannot change plan now."))
-    quoted_at = _quoted_at(token, subscription=subscription, target=target, now=now)
+    quoted_at, shown_amount = _quoted_at(token, subscription=subscription, target=target, now=now)
+    if shown is None and shown_amount is not None:
+        shown = policy.ShownCharge(shown_amount, subscription.currency)
     with transaction.atomic():
         sub = lock(Subscription, subscription.pk, "price", "price__plan", "plan", "user")
-        if sub.status not in CHANGEABLE or sub.cancel_at is not None:
-            raise SubscriptionError(_("This subscription cannot change plan now."))
+        refuse_unless_changeable(sub)
         if sub.price_id == target.pk:  # confirmed twice: the first confirmation made it
             raise SubscriptionConflict(
                 _("This change is already made: you are on %(plan)s.") % {"plan": target.plan.name}
@@ -157,6 +176,7 @@ def plan_change(
             raise SubscriptionError(
                 _("Your plan is under a commitment: please send a change request instead.")
             )
+        charge_confirmed(shown=shown, amount=quote.amount_due, currency=sub.currency)
         if quote.mode == "next_period":
             sub.scheduled_price = target
             sub.save(update_fields=["scheduled_price"])
@@ -210,6 +230,27 @@ def plan_change(
                 )
             )
     return switch_now(subscription, target, quote, now=now, invoice=invoice)
+
+
+def refuse_unless_changeable(subscription: Subscription) -> None:
+    """Pending states first (docs/policy.md 8): the customer is told what stands in the way."""
+    if subscription.status == SubscriptionStatus.TRIALING:
+        raise SubscriptionError(
+            _(
+                "During your trial, choose your plan on the subscription page: it is billed "
+                "when the trial ends."
+            )
+        )
+    if subscription.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED):
+        raise SubscriptionError(
+            _("Your last payment has not gone through: please pay the open invoice first.")
+        )
+    if subscription.cancel_at is not None:
+        raise SubscriptionError(
+            _("Your cancellation is recorded: keep your subscription first, then change plan.")
+        )
+    if subscription.status not in CHANGEABLE:
+        raise SubscriptionError(_("This subscription cannot change plan now."))
 
 
 def _change_line(old: Price, target: Price) -> str:
@@ -421,7 +462,7 @@ def switch_now(
         emails.email_user(
             sub.user,
             "plan_changed",
-            {"subscription": sub, "invoice": invoice, "old_plan": old_plan},
+            {"subscription": sub, "invoice": invoice, "old_plan": old_plan, "quote": quote},
         )
     return sub
 

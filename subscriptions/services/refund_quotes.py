@@ -294,3 +294,24 @@ def latest_payment(subscription: Subscription) -> Invoice | None:
         .order_by("-paid_at", "-pk")
         .first()
     )
+
+
+def breakdown_for(
+    payments: list[tuple[Invoice, int]] | tuple[tuple[Invoice, int], ...],
+    *,
+    counted: int = 0,
+) -> policy.RefundBreakdown | None:
+    """The payments a refund covers, each with its part, as one sentence's numbers: paid,
+    refunded now, refunded before, kept. `counted`: how much of the parts the invoices'
+    refunded amounts already include (the parts Stripe has made)."""
+    if not payments:
+        return None
+    refunded = sum(amount for _inv, amount in payments)
+    before = sum(inv.amount_refunded for inv, _amount in payments) - counted
+    return policy.refund_breakdown(
+        paid=sum(inv.total for inv, _amount in payments),
+        tax=sum(inv.tax for inv, _amount in payments),
+        refunded=refunded,
+        currency=payments[0][0].currency,
+        refunded_before=max(0, before),
+    )

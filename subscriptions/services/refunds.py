@@ -14,6 +14,7 @@ from subscriptions.gateways import stripe as gateway
 from subscriptions.models import (
     LIVE_STATUSES,
     NOT_GROUNDS_FOR_REVIEW,
+    CreditNote,
     Invoice,
     InvoiceStatus,
     RefundReason,
@@ -34,6 +35,7 @@ from subscriptions.services.refund_quotes import (
     RETRY_DELAYS,
     REVIEW_BUSINESS_DAYS,
     UNAPPLIED,
+    breakdown_for,
     existing_request,
     holiday_country,
     payments_refund,
@@ -182,11 +184,13 @@ def refund_requests_create(
 
 def refunds_send(*, rows: list[RefundRequest], now: datetime) -> None:
     """Ask Stripe for the refunds recorded by `refund_requests_create(send=False)`; outside
-    any transaction, each with its own idempotency key."""
+    any transaction, each with its own idempotency key. One e-mail for the request; a part
+    still retrying is e-mailed once it is made."""
     for row in rows:
         if row.status == RefundStatus.PROCESSING:
-            refund_execute(refund=row, now=now)
+            refund_execute(refund=row, now=now, notify=False)
             row.refresh_from_db()
+    refunds_issued_email([row for row in rows if row.status == RefundStatus.SUCCEEDED])
 
 
 def subscription_end(
@@ -221,12 +225,12 @@ def subscription_end(
 # --- issuing through Stripe -------------------------------------------------------------------
 
 
-def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
+def refund_execute(*, refund: RefundRequest, now: datetime, notify: bool = True) -> RefundRequest:
     """Ask Stripe for the money back, once: the row is locked, its id is the idempotency key,
     and the amount is checked against what is left of the charge. A request asked before
     without an answer is first looked up at Stripe: made, it is recorded, not sent again."""
     try:
-        if refund_made_already(refund=refund, now=now):
+        if refund_made_already(refund=refund, now=now, notify=notify):
             return RefundRequest.objects.get(pk=refund.pk)
     except gateway.GatewayError as exc:
         return _retry_later(refund, exc, now)
@@ -253,7 +257,7 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
             logger.error("refund %s refused: %s > %s", ref.pk, ref.amount, cap)
             return ref
         if ref.amount == 0:
-            _refund_succeeded(ref, inv, stripe_refund_id="", now=now)
+            _refund_succeeded(ref, inv, stripe_refund_id="", now=now, notify=notify)
             return ref
         # "Processing" while Stripe is asked: "keep my subscription" charges it back rather
         # than cancelling it, and a worker that dies here is picked up by the retry task.
@@ -282,7 +286,9 @@ def refund_execute(*, refund: RefundRequest, now: datetime) -> RefundRequest:
         if ref.status == RefundStatus.SUCCEEDED:
             return ref  # recorded by another worker sending the same key
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
-        _refund_succeeded(ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total)
+        _refund_succeeded(
+            ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total, notify=notify
+        )
     return ref
 
 
@@ -307,7 +313,7 @@ def _retry_later(refund: RefundRequest, exc: gateway.GatewayError, now: datetime
     return ref
 
 
-def refund_made_already(*, refund: RefundRequest, now: datetime) -> bool:
+def refund_made_already(*, refund: RefundRequest, now: datetime, notify: bool = True) -> bool:
     """A request sent before without an answer (a timeout, a worker that died): if Stripe
     made it, it is recorded now (the `charge.refunded` webhook may have counted it already,
     which must not block it). Raises GatewayError when Stripe cannot tell."""
@@ -328,7 +334,12 @@ def refund_made_already(*, refund: RefundRequest, now: datetime) -> bool:
         if ref.status != RefundStatus.SUCCEEDED:
             inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
             _refund_succeeded(
-                ref, inv, stripe_refund_id=stripe_id, now=now, stripe_total=stripe_total
+                ref,
+                inv,
+                stripe_refund_id=stripe_id,
+                now=now,
+                stripe_total=stripe_total,
+                notify=notify,
             )
     return True
 
@@ -340,6 +351,7 @@ def _refund_succeeded(
     stripe_refund_id: str,
     now: datetime,
     stripe_total: int | None = None,
+    notify: bool = True,
 ) -> None:
     ref.status = RefundStatus.SUCCEEDED
     ref.stripe_refund_id = stripe_refund_id
@@ -354,7 +366,7 @@ def _refund_succeeded(
     else:
         inv.amount_refunded = max(inv.amount_refunded, stripe_total)
     inv.save(update_fields=["amount_refunded"])
-    note = credit_note_issue(invoice=inv, amount=ref.amount, now=now, refund=ref)
+    credit_note_issue(invoice=inv, amount=ref.amount, now=now, refund=ref)
     audit(
         user=ref.user,
         kind="refund_issued",
@@ -364,11 +376,32 @@ def _refund_succeeded(
         currency=ref.currency,
         rule=ref.rule,
     )
+    if notify:
+        refunds_issued_email([ref])
+
+
+def refunds_issued_email(rows: list[RefundRequest]) -> None:
+    """One e-mail per refund request (002), however many payments it covers: the total, each
+    payment, and what was paid and kept."""
+    if not rows:
+        return
+    first = rows[0]
+    notes = list(CreditNote.objects.filter(refund__in=rows).order_by("pk"))
     emails.email_user(
-        ref.user,
+        first.user,
         "refund_issued",
-        {"refund": ref, "invoice": inv, "credit_note": note},
-        attachments=[(emails.CREDIT_NOTE_PDF, note.pk)] if note else None,
+        {
+            "refund": first,
+            "invoice": first.invoice,
+            "refunds": rows,
+            "total": sum(r.amount for r in rows),
+            "breakdown": breakdown_for(
+                [(r.invoice, r.amount) for r in rows], counted=sum(r.amount for r in rows)
+            ),
+            "credit_note": notes[0] if notes else None,
+            "credit_notes": notes,
+        },
+        attachments=[(emails.CREDIT_NOTE_PDF, note.pk) for note in notes] or None,
     )
 
 

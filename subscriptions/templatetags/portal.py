@@ -7,7 +7,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from subscriptions import money as money_module
+from subscriptions import quotes, wording
 from subscriptions.models import DECLINE_REASONS
+from subscriptions.policy import RefundBreakdown, RefundQuote, ShownCharge
 
 register = template.Library()
 
@@ -85,3 +87,31 @@ def card_messages() -> dict[str, object]:
         "sentence": _("This card could not be saved: %(reason)s."),
         "reasons": {code: str(reason) for code, reason in DECLINE_REASONS.items()},
     }
+
+
+@register.simple_tag
+def charge_token(what: str, pk: int, amount: int | None, currency: str) -> str:
+    """The signed charge a confirmation form carries: the amount its page shows, taken at
+    once on confirming ("keep my subscription", paying an invoice)."""
+    return quotes.charge_token(
+        what=what,
+        pk=pk,
+        charge=ShownCharge(int(amount or 0), currency),
+        quoted_at=timezone.now(),
+    )
+
+
+@register.simple_tag
+def keep_charge_token(subscription: object, charge_back: RefundQuote | None) -> str:
+    """ "Keep my subscription" charges again what was refunded on cancelling, or nothing."""
+    pk = int(getattr(subscription, "pk", 0) or 0)
+    currency = str(getattr(subscription, "currency", ""))
+    return charge_token("keep", pk, charge_back.amount if charge_back else 0, currency)
+
+
+@register.simple_tag
+def refund_breakdown(breakdown: RefundBreakdown | None) -> str:
+    """ "You paid 94,80 €: 79,00 € is refunded and 15,80 € is kept as VAT, ..." (002)."""
+    if breakdown is None:
+        return ""
+    return wording.explain_breakdown(breakdown, translation.get_language() or "fr")

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from subscriptions import quotes, selectors
 from subscriptions.models import SubscriptionStatus
+from subscriptions.policy import RefundBreakdown
 from subscriptions.services.cancellation import (
     CancellationQuote,
     cancellation_confirm,
@@ -21,7 +22,11 @@ from subscriptions.services.cancellation import (
     refund_to_charge_back,
 )
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
-from subscriptions.services.refund_quotes import cancellation_refunds, total
+from subscriptions.services.refund_quotes import (
+    breakdown_for,
+    cancellation_refunds,
+    total,
+)
 from subscriptions.views.common import live_subscription, refund_sentence
 
 SUMMARY_STEP = "summary"
@@ -51,6 +56,8 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
         "quote": quote,
         "reason": reason,
         "refund_explanation": refund_sentence(request, quote.refund),
+        "refund_breakdown": _breakdown(quote, full=False),
+        "guarantee_breakdown": _breakdown(quote, full=True),
         "guarantee_explanation": refund_sentence(request, quote.guarantee),
         "charge_back": refund_to_charge_back(subscription),
         "purge_grace_days": settings.TRIAL_PURGE_GRACE_DAYS,
@@ -64,6 +71,11 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
         return TemplateResponse(request, "subscriptions/cancel_form.html", context)
     context["language_next"] = f"{reverse('subscriptions:cancel')}?step={SUMMARY_STEP}"
     return TemplateResponse(request, "subscriptions/cancel_summary.html", context)
+
+
+def _breakdown(quote: CancellationQuote, *, full: bool) -> RefundBreakdown | None:
+    """Paid, refunded and kept, for the refund the summary offers (002)."""
+    return breakdown_for(quote.guarantee_parts if full else quote.refund_parts)
 
 
 def _cancel_summary(quote: CancellationQuote) -> str:
@@ -118,12 +130,13 @@ def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @require_POST
 def cancel_undo(request: AuthenticatedHttpRequest) -> HttpResponse:
+    subscription = live_subscription(request)
+    now = timezone.now()
     try:
-        cancellation_undo(
-            user=request.user,
-            subscription=live_subscription(request),
-            now=timezone.now(),
+        shown, _quoted_at = quotes.charge_read(
+            request.POST.get("charge", ""), what="keep", pk=subscription.pk, now=now
         )
+        cancellation_undo(user=request.user, subscription=subscription, now=now, shown=shown)
     except SubscriptionConflict as exc:
         messages.info(request, exc.message)  # a second click: the first one kept it
     except SubscriptionError as exc:

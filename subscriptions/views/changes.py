@@ -12,10 +12,12 @@ from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from subscriptions import wording
 from subscriptions.models import ContractChangeRequest, Price
 from subscriptions.services import contract_changes, plan_changes
-from subscriptions.services.contract_changes import change_request_create
+from subscriptions.services.contract_changes import (
+    change_request_create,
+    contract_change_options,
+)
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.plan_changes import (
-    plan_change_options,
     plan_change_quote_for,
     quote_token,
 )
@@ -76,7 +78,9 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
             translation.get_language() or "fr",
             tz=request.user.time_zone,
         ),
-        "token": quote_token(subscription=subscription, target=target, quoted_at=now),
+        "token": quote_token(
+            subscription=subscription, target=target, quoted_at=now, amount=quote.amount_due
+        ),
         "error": error,
     }
     template = "subscriptions/plan_change.html"
@@ -98,7 +102,13 @@ def plan_change_withdraw(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     subscription = live_subscription(request)
-    options = plan_change_options(subscription=subscription)
+    now = timezone.now()
+    try:
+        quoted = contract_change_options(subscription=subscription, now=now)
+    except SubscriptionError as exc:
+        messages.error(request, exc.message)
+        return redirect("subscriptions:detail")
+    options = [price for price, _quote in quoted]
     error = ""
     if request.method == "POST":
         target = next((p for p in options if str(p.pk) == request.POST.get("target", "")), None)
@@ -111,6 +121,7 @@ def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
                 target=target,
                 reason=request.POST.get("reason", "").replace("\x00", ""),
                 message=request.POST.get("message", "").replace("\x00", ""),
+                now=now,
             )
         except SubscriptionError as exc:
             error = exc.message
@@ -120,6 +131,8 @@ def change_request_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "subscription": subscription,
         "options": options,
+        "quoted": quoted,
+        "now": now,
         "error": error,
         "posted": request.POST,
     }

@@ -10,12 +10,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
-from subscriptions import selectors, wording
+from subscriptions import quotes, selectors, wording
 from subscriptions.models import AttemptStatus, InvoiceStatus, Plan, Price, SubscriptionStatus
+from subscriptions.policy import ShownCharge
 from subscriptions.services import checkout, trials
 from subscriptions.services.cards import card_save, card_setup_start
 from subscriptions.services.checkout import checkout_quote
-from subscriptions.services.errors import GatewayError, SubscriptionError
+from subscriptions.services.errors import GatewayError, QuoteChanged, SubscriptionError
 from subscriptions.services.payments import invoice_pay_now, payment_intent_sync
 from subscriptions.taxes import customer_tax
 
@@ -43,13 +44,18 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
     )
     user = request.user
     now = timezone.now()
-    error = ""
+    error = notice = ""
     if request.method == "POST":
         try:
             setup_intent = request.POST.get("setup_intent", "").strip()
             if setup_intent:
                 card_save(user=user, setup_intent_id=setup_intent)
-            subscription = checkout.subscribe(user=user, price=price, now=now)
+            shown, _quoted_at = quotes.charge_read(
+                request.POST.get("charge", ""), what="subscribe", pk=price.pk, now=now
+            )
+            subscription = checkout.subscribe(user=user, price=price, now=now, shown=shown)
+        except QuoteChanged as exc:
+            notice = exc.message  # nothing charged: the page shows the new quote to confirm
         except SubscriptionError as exc:
             error = exc.message
         else:
@@ -72,9 +78,19 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
         "tax_rate": wording.tax_rate(treatment, language),
         "tax_mention": wording.tax_mention(treatment, language),
         "tax_summary": wording.tax_summary(treatment, language, is_business=user.is_business),
+        "charge_token": quotes.charge_token(
+            what="subscribe", pk=price.pk, charge=quote.charge, quoted_at=now
+        ),
+        "notice": notice,
         "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),
     }
-    return _card_page(request, "subscriptions/subscribe.html", context, error=error)
+    return _card_page(
+        request,
+        "subscriptions/subscribe.html",
+        context,
+        error=error,
+        status=409 if notice else None,
+    )
 
 
 def _card_page(
@@ -84,6 +100,7 @@ def _card_page(
     *,
     error: str = "",
     new_card: bool = False,
+    status: int | None = None,
 ) -> TemplateResponse:
     """A page with Stripe.js card entry: a fresh SetupIntent whenever a card is to be typed
     (no saved card, the last one was declined, or the customer replaces it)."""
@@ -102,7 +119,7 @@ def _card_page(
         "stripe_js_url": settings.STRIPE_JS_URL,
         "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
     }
-    return TemplateResponse(request, template, context, status=400 if error else 200)
+    return TemplateResponse(request, template, context, status=400 if error else status or 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -145,7 +162,10 @@ def invoice_pay(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
             if action == "authenticated" and attempt and needs_authentication:
                 payment_intent_sync(payment_intent_id=attempt.payment_intent_id, now=now)
             else:
-                invoice_pay_now(user=request.user, invoice=invoice, now=now)
+                shown, _quoted_at = quotes.charge_read(
+                    posted_once(request.POST, "charge"), what="invoice", pk=invoice.pk, now=now
+                )
+                invoice_pay_now(user=request.user, invoice=invoice, now=now, shown=shown)
         except (SubscriptionError, AmbiguousField) as exc:
             error = exc.message
         except GatewayError as exc:
@@ -162,6 +182,12 @@ def invoice_pay(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
             error = _("Your payment did not go through.")
     context = {
         "invoice": invoice,
+        "charge_token": quotes.charge_token(
+            what="invoice",
+            pk=invoice.pk,
+            charge=ShownCharge(invoice.total, invoice.currency),
+            quoted_at=timezone.now(),
+        ),
         "attempt": attempt,
         "needs_authentication": needs_authentication,
         "billing": selectors.billing_account(user=request.user),

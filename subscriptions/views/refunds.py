@@ -12,6 +12,7 @@ from subscriptions.models import RefundReason, RefundStatus
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
 from subscriptions.services.refund_quotes import (
     PaymentsRefund,
+    breakdown_for,
     existing_request,
     payments_refund,
     total,
@@ -56,7 +57,17 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
             # The least advanced part says how far the refund is (one may wait for a retry).
             pending = [row for row in rows if row.status != RefundStatus.SUCCEEDED]
             refund = pending[0] if pending else rows[0]
-            done = {"refund": refund, "total": total(rows), "invoice": invoice}
+            made = sum(row.amount for row in rows if row.status == RefundStatus.SUCCEEDED)
+            done = {
+                "refund": refund,
+                "total": total(rows),
+                "invoice": invoice,
+                "breakdown": breakdown_for(
+                    [(row.invoice, row.amount) for row in rows], counted=made
+                )
+                if refund.status != RefundStatus.REVIEW
+                else None,
+            }
             return TemplateResponse(request, "subscriptions/refund_done.html", done)
     result = payments_refund(invoice=invoice, now=now)
     quote = result.quote
@@ -65,6 +76,9 @@ def refund_request(request: AuthenticatedHttpRequest, number: str) -> HttpRespon
         "existing": existing,
         "quote": quote,
         "parts": result.parts if len(result.parts) > 1 else (),
+        "breakdown": breakdown_for(result.parts or ((invoice, quote.amount),))
+        if quote.rule != "none"
+        else None,
         "holds_until": result.holds_until,
         "quote_token": quotes.token(
             what="refund", pk=invoice.pk, quoted_at=now, shown=_refund_summary(result)

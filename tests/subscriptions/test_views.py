@@ -11,6 +11,7 @@ from subscriptions.services.billing import billing_run
 from subscriptions.services.cards import card_setup_start
 from subscriptions.services.checkout import subscribe
 from subscriptions.services.trials import trial_expire, trial_start
+from tests.conftest import shown_charge
 from tests.factories import UserFactory
 
 
@@ -85,7 +86,7 @@ def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
 
     response = customer_client.post(
         f"/en/account/subscribe/{monthly.pk}/",
-        {"setup_intent": confirmed_setup_intent(customer)},
+        {"setup_intent": confirmed_setup_intent(customer), "charge": shown_charge(page)},
         follow=True,
     )
     assert "Thank you: your subscription is active." in response.content.decode()
@@ -100,9 +101,13 @@ def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
     customer_client, customer, catalog, stripe_server
 ):
     monthly = price("pro", "month")
+    page = customer_client.get(f"/fr/account/subscribe/{monthly.pk}/").content.decode()
     response = customer_client.post(
         f"/fr/account/subscribe/{monthly.pk}/",
-        {"setup_intent": confirmed_setup_intent(customer, "pm_card_chargeCustomerFail")},
+        {
+            "setup_intent": confirmed_setup_intent(customer, "pm_card_chargeCustomerFail"),
+            "charge": shown_charge(page),
+        },
     )
     assert response.status_code == 400
     assert "Votre carte a été refusée" in response.content.decode()
@@ -153,12 +158,20 @@ def test_pay_now_after_a_failed_renewal_reactivates(customer, catalog, add_card,
 
     page = client.get(f"/fr/account/invoices/{invoice.number}/pay/").content.decode()
     assert "Payer 58,80\xa0€ maintenant" in page
-    declined = client.post(f"/fr/account/invoices/{invoice.number}/pay/")
+    unconfirmed = client.post(f"/fr/account/invoices/{invoice.number}/pay/")
+    assert unconfirmed.status_code == 400  # no amount confirmed: nothing is charged
+    assert invoice.attempts.count() == 1
+    declined = client.post(
+        f"/fr/account/invoices/{invoice.number}/pay/", {"charge": shown_charge(page)}
+    )
     assert declined.status_code == 400
     assert "Votre carte a été refusée" in declined.content.decode()
 
     add_card(customer)
-    paid = client.post(f"/fr/account/invoices/{invoice.number}/pay/", follow=True)
+    page = declined.content.decode()
+    paid = client.post(
+        f"/fr/account/invoices/{invoice.number}/pay/", {"charge": shown_charge(page)}, follow=True
+    )
     assert "Merci : votre paiement a bien été reçu." in paid.content.decode()
     sub.refresh_from_db()
     assert sub.status == SubscriptionStatus.ACTIVE

@@ -26,7 +26,7 @@ from subscriptions.services.contract_changes import change_request_create
 from subscriptions.services.payments import charge_refunds_sync
 from subscriptions.services.refunds import refund_request_create
 from subscriptions.services.trials import trial_start
-from tests.conftest import staff_login
+from tests.conftest import shown_charge, staff_login
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -216,7 +216,13 @@ def test_keep_my_subscription_in_one_click(customer_client, subscribed):
     customer_client.post("/en/account/cancel/confirm/", {"reason": ""})
     page = customer_client.get("/en/account/subscription/").content.decode()
     assert "Keep my subscription" in page
-    response = customer_client.post("/en/account/cancel/undo/", follow=True)
+    unconfirmed = customer_client.post("/en/account/cancel/undo/", follow=True)
+    assert "Please check the amount below and confirm it." in unconfirmed.content.decode()
+    sub.refresh_from_db()
+    assert sub.cancel_at is not None
+    response = customer_client.post(
+        "/en/account/cancel/undo/", {"charge": shown_charge(page)}, follow=True
+    )
     assert "Your subscription continues." in response.content.decode()
     sub.refresh_from_db()
     assert sub.cancel_at is None
@@ -471,7 +477,11 @@ def test_billing_staff_approve_a_contract_change_in_the_admin(
     assert "reason for the rejection" in rejected.content.decode()
     client.post(
         f"/en/admin/subscriptions/contractchangerequest/{change.pk}/change/",
-        {"decision": "approve", "written_reason": "Fine"},
+        {
+            "decision": "approve",
+            "written_reason": "Fine",
+            "charge": shown_charge(page.content.decode()),
+        },
     )
     sub.refresh_from_db()
     assert sub.plan.code == "premium"
