@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from babel.numbers import get_currency_precision as money_precision
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Case, When
 from django.urls import reverse
@@ -115,6 +116,19 @@ class AuditEventInline(ReadOnlyInline):
     fields = readonly_fields = ("created_at", "kind", "subscription", "actor", "data")
     ordering = ["-created_at", "-pk"]
     verbose_name_plural = _("timeline")
+    # The latest events only, with a link to the whole timeline (paginated): a customer's page
+    # costs the same after years of history.
+    template = "admin/edit_inline/timeline.html"
+
+    def get_queryset(self, request):
+        events = super().get_queryset(request)
+        match = request.resolver_match
+        user_id = match.kwargs.get("object_id") if match else None
+        if user_id is None:
+            return events.none()
+        latest = events.filter(user_id=user_id).order_by("-created_at", "-pk")
+        ids = list(latest.values_list("pk", flat=True)[: settings.ADMIN_PAGE_SIZE])
+        return events.filter(pk__in=ids)
 
 
 class PaymentAttemptInline(ReadOnlyInline):

@@ -7,11 +7,17 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = _("Subscriptions")
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.contrib import admin
+
         from subscriptions import (
             tasks,  # noqa: F401  the Celery tasks its services queue by name
             webhooks,
         )
         from subscriptions.gateways import stripe as stripe_gateway
+
+        # Every admin list, ours and the libraries', pages by the same setting.
+        admin.ModelAdmin.list_per_page = settings.ADMIN_PAGE_SIZE
 
         stripe_gateway.configure()
         webhooks.connect()

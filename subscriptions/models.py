@@ -370,6 +370,10 @@ class Invoice(models.Model):
         ordering = ["-issued_at", "-pk"]
         verbose_name = _("invoice")
         verbose_name_plural = _("invoices")
+        indexes = [
+            # A customer's list, newest first, one page read without sorting their history.
+            models.Index(fields=["user", "-issued_at", "-id"], name="invoice_user_newest"),
+        ]
         constraints = [
             # A period is billed once, however often the renewal task runs.
             models.UniqueConstraint(
@@ -582,6 +586,7 @@ class RefundRequest(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("refund request")
         verbose_name_plural = _("refund requests")
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="refund_user_newest")]
         permissions = [("decide_refund", _("Can decide refunds"))]
         constraints = [
             # One refund per payment, ever, whatever is clicked twice or from two tabs; a

@@ -89,7 +89,11 @@ def change_requests_pending(*, subscription: Subscription) -> QuerySet[ContractC
 
 
 def refund_requests(*, user: User) -> QuerySet[RefundRequest]:
-    return RefundRequest.objects.filter(user=user).select_related("invoice")
+    return (
+        RefundRequest.objects.filter(user=user)
+        .select_related("invoice")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def guarantee_used_plan_ids(*, user: User) -> set[int]:

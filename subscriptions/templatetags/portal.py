@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from django import template
 from django.utils import timezone, translation
@@ -34,8 +35,8 @@ def moment(value: datetime | None) -> str:
     return str(format_datetime(local, "medium", locale=_locale()))
 
 
-def _locale() -> str:
-    return money_module.babel_locale(translation.get_language() or "fr")
+def _locale() -> Locale:
+    return money_module.locale(translation.get_language() or "fr")
 
 
 @register.filter

@@ -6,6 +6,7 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AuthenticatedHttpRequest
+from portal.pagination import page_of
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import RefundReason, RefundStatus
 from subscriptions.services.errors import SubscriptionError
@@ -80,5 +81,7 @@ def _refund_summary(result: PaymentsRefund) -> str:
 
 
 def refund_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
-    requests_ = selectors.refund_requests(user=request.user)
-    return TemplateResponse(request, "subscriptions/refund_list.html", {"refunds": requests_})
+    page = page_of(request, selectors.refund_requests(user=request.user))
+    return TemplateResponse(
+        request, "subscriptions/refund_list.html", {"refunds": page, "page": page}
+    )
