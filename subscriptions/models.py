@@ -194,6 +194,12 @@ class SubscriptionStatus(models.TextChoices):
     CANCELED = "canceled", _("ended")
 
 
+# A renewal whose reminder (002/004) has not gone out for its coming due date.
+RENEWAL_REMINDER_NOT_SENT = models.Q(renewal_reminder_sent_for__isnull=True) | ~models.Q(
+    renewal_reminder_sent_for=models.F("next_billing_at")
+)
+
+
 class Subscription(models.Model):
     """The portal's own subscription: its plan, price, periods and schedule (DESIGN.md)."""
 
@@ -251,7 +257,44 @@ class Subscription(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
-        indexes = [models.Index(fields=["next_billing_at"], name="subscription_due")]
+        indexes = [
+            models.Index(fields=["next_billing_at"], name="subscription_due"),
+            # One partial index per step of the billing run (services.billing): each holds
+            # only the rows that step may act on, by due date, so a run reads what is due.
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="trialing", trial_warning_sent_at__isnull=True),
+                name="subscription_trial_warning_due",
+            ),
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="trialing"),
+                name="subscription_trial_end_due",
+            ),
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="active"),
+                name="subscription_renewal_due",
+            ),
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="active") & RENEWAL_REMINDER_NOT_SENT,
+                name="subscription_reminder_due",
+            ),
+            models.Index(
+                fields=["cancel_at"],
+                condition=models.Q(
+                    status__in=["trialing", "active", "past_due", "suspended", "incomplete"],
+                    cancel_at__isnull=False,
+                ),
+                name="subscription_end_due",
+            ),
+            models.Index(
+                fields=["purge_at"],
+                condition=models.Q(status="expired", purge_at__isnull=False),
+                name="subscription_purge_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],

@@ -8,12 +8,15 @@ A handler that raises leaves dj-stripe's WebhookEventTrigger unprocessed with it
 
 import logging
 from datetime import timedelta
+from traceback import format_exc
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins
+from django.db import transaction
 from django.utils import timezone
-from djstripe.models import Event
+from djstripe import event_handlers as djstripe_handlers
+from djstripe.models import Event, WebhookEventTrigger
 from djstripe.signals import WEBHOOK_SIGNALS
 
 from subscriptions.models import Invoice
@@ -68,12 +71,51 @@ HANDLERS = {
 def connect() -> None:
     for event_type, handler in HANDLERS.items():
         WEBHOOK_SIGNALS[event_type].connect(handler, dispatch_uid=f"portal-{event_type}")
+    # Our handlers re-read the object from Stripe: dj-stripe's generic handler would fetch
+    # it a second time for its mirror. One Stripe fetch per event (issue 18).
+    for event_type in REREAD_BY_US:
+        for generic in (
+            djstripe_handlers.handle_other_event,
+            djstripe_handlers.handle_charge_event,
+        ):
+            WEBHOOK_SIGNALS[event_type].disconnect(generic, sender=Event)
+
+
+REREAD_BY_US = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.requires_action",
+    "charge.refunded",
+)
+
+
+def event_defer(trigger: Any, api_key: str | None = None) -> None:
+    """DJSTRIPE_WEBHOOK_EVENT_CALLBACK: in the request, dj-stripe checks and stores the event
+    only; the endpoint queues `trigger_process` once the trigger is saved."""
+
+
+def trigger_process(*, trigger_id: int) -> bool:
+    """In a worker: process a stored, valid event once (a trigger already processed is left
+    as it is; dj-stripe stores each event id once, so a duplicate delivery runs nothing).
+    A failure is kept on the trigger with its traceback and raised; the billing run's
+    `stripe_events_retry` processes it again."""
+    trigger = WebhookEventTrigger.objects.filter(pk=trigger_id, valid=True).first()
+    if trigger is None or trigger.processed:
+        return False
+    try:
+        with transaction.atomic():
+            trigger.process(save=False)
+    except Exception as exc:
+        trigger.exception = str(exc)[:128]
+        trigger.traceback = format_exc()
+        trigger.save(update_fields=["exception", "traceback"])
+        raise
+    trigger.save(update_fields=["event", "processed", "exception", "traceback"])
+    return True
 
 
 def stripe_events_retry(*, limit: int = 50) -> int:
     """Process again the valid events whose handler failed (Stripe also redelivers them)."""
-    from djstripe.models import WebhookEventTrigger
-
     since = timezone.now() - timedelta(days=settings.STRIPE_EVENT_RETRY_DAYS)
     retried = 0
     for trigger in WebhookEventTrigger.objects.filter(

@@ -20,7 +20,7 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
     with transaction.atomic():
         sub = (
             Subscription.objects.select_for_update(of=("self",))
-            .select_related("price", "user")
+            .select_related("price__plan", "plan", "user")
             .get(pk=subscription.pk)
         )
         if (
