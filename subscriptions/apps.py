@@ -20,6 +20,15 @@ class SubscriptionsConfig(AppConfig):
         admin.ModelAdmin.list_per_page = settings.ADMIN_PAGE_SIZE
 
         stripe_gateway.configure()
+
+        from django.db.models.signals import post_delete, post_save
+
+        from subscriptions import selectors
+        from subscriptions.models import Plan, Price
+
+        for model in (Plan, Price):
+            for signal in (post_save, post_delete):
+                signal.connect(selectors.pricing_forget, sender=model, dispatch_uid="pricing")
         webhooks.connect()
 
         from django.db.models.signals import post_migrate
