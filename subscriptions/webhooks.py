@@ -14,9 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from djstripe import event_handlers as djstripe_handlers
-from djstripe.models import Event, WebhookEventTrigger
+from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
+from djstripe.models.webhooks import get_remote_ip
+from djstripe.settings import djstripe_settings
 from djstripe.signals import WEBHOOK_SIGNALS
 
 from subscriptions.models import Invoice
@@ -89,9 +92,27 @@ REREAD_BY_US = (
 )
 
 
-def event_defer(trigger: Any, api_key: str | None = None) -> None:
-    """DJSTRIPE_WEBHOOK_EVENT_CALLBACK: in the request, dj-stripe checks and stores the event
-    only; the endpoint queues `trigger_process` once the trigger is saved."""
+def trigger_store(request: HttpRequest, endpoint: WebhookEndpoint) -> WebhookEventTrigger:
+    """In the request: dj-stripe's WebhookEventTrigger.from_request without its processing.
+    The event is stored with its headers, its signature checked (no Stripe call)."""
+    try:
+        body = request.body.decode(request.encoding or "utf-8")
+    except UnicodeDecodeError:
+        body = "(error decoding body)"
+    account = endpoint.djstripe_owner_account
+    trigger = WebhookEventTrigger.objects.create(
+        headers=dict(request.headers),
+        body=body,
+        remote_ip=get_remote_ip(request),
+        stripe_trigger_account=account,
+        webhook_endpoint=endpoint,
+    )
+    api_key = (account.default_api_key if account else None) or (
+        djstripe_settings.get_default_api_key(endpoint.livemode)
+    )
+    trigger.valid = trigger.validate(secret=endpoint.secret, api_key=api_key)
+    trigger.save(update_fields=["valid"])
+    return trigger
 
 
 def trigger_process(*, trigger_id: int) -> bool:

@@ -202,8 +202,6 @@ STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
 STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
-# The endpoint checks and stores events; a worker processes them (subscriptions.views_webhooks).
-DJSTRIPE_WEBHOOK_EVENT_CALLBACK = "subscriptions.webhooks.event_defer"
 
 # The vendor who sells the subscriptions (invoices, e-mails).
 VENDOR_NAME = env("VENDOR_NAME", default="e-confiance SAS")
