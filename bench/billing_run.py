@@ -51,7 +51,7 @@ def insert_select(model, exprs: dict[str, str], source: str, params: dict) -> No
         columns.append(field.column)
         if field.column in exprs:
             values.append(exprs[field.column])
-        elif field.has_default():
+        elif field.has_default() or not field.null:
             name = f"default_{field.column}"
             params[name] = field.get_db_prep_save(field.get_default(), connection)
             values.append(f"%({name})s")
