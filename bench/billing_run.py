@@ -154,14 +154,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=1_000)
+    parser.add_argument("--keep", action="store_true", help="reuse the subscriptions built")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("bench/billing_run.py needs DATABASE_URL=postgres://... (see its docstring)")
     call_command("migrate", verbosity=0)
     catalog.seed(Plan, Price)
     started = time.perf_counter()
-    populate(args.total)
-    print(f"{args.total} subscriptions built in {time.perf_counter() - started:.0f} s")
+    if not args.keep:
+        populate(args.total)
+        print(f"{args.total} subscriptions built in {time.perf_counter() - started:.0f} s")
     nothing = explain_selects(f"{args.total} subscriptions, nothing due")
     runs = [run_queued() for _ in range(3)]
     print(

@@ -276,8 +276,9 @@ class Subscription(models.Model):
                 condition=models.Q(status="active"),
                 name="subscription_renewal_due",
             ),
+            # By price first: the reminder steps read only the prices of their interval.
             models.Index(
-                fields=["next_billing_at"],
+                fields=["price", "next_billing_at"],
                 condition=models.Q(status="active") & RENEWAL_REMINDER_NOT_SENT,
                 name="subscription_reminder_due",
             ),

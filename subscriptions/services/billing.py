@@ -19,6 +19,7 @@ from subscriptions.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    Price,
     Subscription,
     SubscriptionStatus,
 )
@@ -80,9 +81,10 @@ def _steps(now: datetime) -> list[tuple[str, QuerySet[Any], str]]:
             (
                 "reminders",
                 active.filter(RENEWAL_REMINDER_NOT_SENT).filter(
+                    # The prices of this interval (a handful), each read on the partial index.
+                    price__in=Price.objects.filter(interval=interval).values("pk"),
                     next_billing_at__gt=now,
                     next_billing_at__lte=now + timedelta(days=days),
-                    price__interval=interval,
                 ),
                 "next_billing_at",
             )
