@@ -11,6 +11,7 @@ from django.views.generic import RedirectView
 import portal.converters  # noqa: F401 - registers the tight path converters
 from accounts import views as account_views
 from portal import health, outbox
+from subscriptions import views_webhooks
 
 # The admin's own login form would take a password alone, without TOTP or rate limits:
 # staff sign in through allauth like everyone (StaffMFAMiddleware then asks for TOTP).
@@ -28,6 +29,8 @@ def favicon(request: HttpRequest) -> HttpResponseRedirect:
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("i18n/setlang/", account_views.language_set, name="set_language"),
+    # dj-stripe's endpoint with its processing queued to a worker (issue 18).
+    path("stripe/webhook/<uuid:uuid>/", views_webhooks.webhook, name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("health/", health.health, name="health"),
     path(

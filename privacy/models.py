@@ -42,6 +42,7 @@ class DataExport(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("data export")
         verbose_name_plural = _("data exports")
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="export_user_newest")]
         constraints = [
             # One export in preparation per customer, whatever is clicked twice.
             models.UniqueConstraint(

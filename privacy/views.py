@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from accounts.models import User
 from accounts.throttle import throttle_hit
+from portal.pagination import page_of
 from privacy import selectors, services
 from privacy.models import ExportStatus
 from subscriptions import selectors as subscription_selectors
@@ -44,9 +45,12 @@ def export(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
         return redirect("privacy:export")
     exports = selectors.export_list_for_user(user=user)
+    page = page_of(request, exports)
+    current = (page[0] if len(page) else None) if page.number == 1 else exports.first()
     context = {
-        "exports": exports,
-        "current": exports[0] if exports else None,
+        "exports": page,
+        "page": page,
+        "current": current,
         "export_days": services.EXPORT_LIFETIME.days,
     }
     template = "privacy/export.html#progress" if request.htmx else "privacy/export.html"

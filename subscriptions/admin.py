@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from babel.numbers import get_currency_precision as money_precision
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Case, When
 from django.urls import reverse
@@ -131,10 +132,20 @@ class AuditEventInline(ReadOnlyInline):
     ordering = ["-created_at", "-pk"]
     verbose_name = _("event")
     verbose_name_plural = _("timeline")
+    # The latest events only, with a link to the whole timeline (paginated): a customer's page
+    # costs the same after years of history.
+    template = "admin/edit_inline/timeline.html"
 
     def get_queryset(self, request):
+        events = super().get_queryset(request)
+        match = request.resolver_match
+        user_id = match.kwargs.get("object_id") if match else None
+        if user_id is None:
+            return events.none()
+        latest = events.filter(user_id=user_id).order_by("-created_at", "-pk")
+        ids = list(latest.values_list("pk", flat=True)[: settings.ADMIN_PAGE_SIZE])
         self._plans = {p.code: p for p in Plan.objects.all()}  # one query for every sentence
-        return super().get_queryset(request).select_related("actor")
+        return events.filter(pk__in=ids).select_related("actor")
 
     @admin.display(description=_("what happened"))
     def sentence(self, obj: AuditEvent) -> str:

@@ -4,6 +4,7 @@ nonies A, in the language asked for."""
 
 import base64
 import mimetypes
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -46,11 +47,21 @@ def invoice_list_for_user(*, user: User) -> QuerySet[Invoice]:
 
 def credit_note_list_for_user(*, user: User) -> QuerySet[CreditNote]:
     """The customer's credit notes with the number of the invoice each corrects: one query."""
+    return credit_note_list_for_user_base().filter(user=user)
+
+
+def credit_note_list_for_user_base() -> QuerySet[CreditNote]:
     return (
-        CreditNote.objects.filter(user=user)
-        .select_related("invoice")
+        CreditNote.objects.select_related("invoice")
         .only(
-            "number", "issued_at", "total", "currency", "reason", "refunded_at", "invoice__number"
+            "number",
+            "issued_at",
+            "total",
+            "currency",
+            "reason",
+            "refunded_at",
+            "invoice",
+            "invoice__number",
         )
         .order_by("-issued_at", "-pk")
     )
@@ -63,6 +74,24 @@ def documents_for_user(*, user: User) -> list[Document]:
     )
     documents.sort(key=lambda doc: (doc.issued_at, doc.is_credit_note, doc.pk), reverse=True)
     return documents
+
+
+def documents_of_page(invoices: Iterable[Invoice]) -> list[Document]:
+    """One page of invoices, each followed by the credit notes that correct it, newest first
+    (one query more, whatever the history: the page is a page of invoices)."""
+    page = list(invoices)
+    notes: dict[int, list[CreditNote]] = {}
+    for note in credit_note_list_for_user_invoices(page):
+        notes.setdefault(note.invoice_id, []).append(note)
+    documents: list[Document] = []
+    for invoice in page:
+        documents.append(invoice)
+        documents.extend(notes.get(invoice.pk, []))
+    return documents
+
+
+def credit_note_list_for_user_invoices(invoices: list[Invoice]) -> QuerySet[CreditNote]:
+    return credit_note_list_for_user_base().filter(invoice__in=[i.pk for i in invoices])
 
 
 def invoice_detail_queryset(*, user: User) -> QuerySet[Invoice]:

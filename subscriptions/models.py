@@ -197,6 +197,12 @@ class SubscriptionStatus(models.TextChoices):
     CANCELED = "canceled", _("ended")
 
 
+# A renewal whose reminder (002/004) has not gone out for its coming due date.
+RENEWAL_REMINDER_NOT_SENT = models.Q(renewal_reminder_sent_for__isnull=True) | ~models.Q(
+    renewal_reminder_sent_for=models.F("next_billing_at")
+)
+
+
 class Subscription(models.Model):
     """The portal's own subscription: its plan, price, periods and schedule (DESIGN.md)."""
 
@@ -254,7 +260,45 @@ class Subscription(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
-        indexes = [models.Index(fields=["next_billing_at"], name="subscription_due")]
+        indexes = [
+            models.Index(fields=["next_billing_at"], name="subscription_due"),
+            # One partial index per step of the billing run (services.billing): each holds
+            # only the rows that step may act on, by due date, so a run reads what is due.
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="trialing", trial_warning_sent_at__isnull=True),
+                name="subscription_trial_warning_due",
+            ),
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="trialing"),
+                name="subscription_trial_end_due",
+            ),
+            models.Index(
+                fields=["next_billing_at"],
+                condition=models.Q(status="active"),
+                name="subscription_renewal_due",
+            ),
+            # By price first: the reminder steps read only the prices of their interval.
+            models.Index(
+                fields=["price", "next_billing_at"],
+                condition=models.Q(status="active") & RENEWAL_REMINDER_NOT_SENT,
+                name="subscription_reminder_due",
+            ),
+            models.Index(
+                fields=["cancel_at"],
+                condition=models.Q(
+                    status__in=["trialing", "active", "past_due", "suspended", "incomplete"],
+                    cancel_at__isnull=False,
+                ),
+                name="subscription_end_due",
+            ),
+            models.Index(
+                fields=["purge_at"],
+                condition=models.Q(status="expired", purge_at__isnull=False),
+                name="subscription_purge_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],
@@ -445,6 +489,10 @@ class Invoice(models.Model):
         ordering = ["-issued_at", "-pk"]
         verbose_name = _("invoice")
         verbose_name_plural = _("invoices")
+        indexes = [
+            # A customer's list, newest first, one page read without sorting their history.
+            models.Index(fields=["user", "-issued_at", "-id"], name="invoice_user_newest"),
+        ]
         constraints = [
             # A period is billed once, however often the renewal task runs.
             models.UniqueConstraint(
@@ -923,6 +971,7 @@ class RefundRequest(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("refund request")
         verbose_name_plural = _("refund requests")
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="refund_user_newest")]
         permissions = [("decide_refund", _("Can decide refunds"))]
         constraints = [
             # One refund per payment, ever, whatever is clicked twice or from two tabs; a

@@ -5,6 +5,7 @@ Never goes through floats: minor units become an exact Decimal.
 """
 
 from decimal import Decimal
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, get_currency_precision, get_territory_currencies
@@ -15,6 +16,7 @@ DEFAULT_LOCALES = {"fr": "fr_FR", "en": "en"}
 FALLBACK_LOCALE = "en"
 
 
+@lru_cache(maxsize=64)
 def babel_locale(language: str) -> str:
     """The Babel locale identifier for a Django language code ("fr", "en", "en-gb", "fr_FR")."""
     code = (language or "").strip().replace("-", "_")
@@ -28,6 +30,14 @@ def babel_locale(language: str) -> str:
     return candidate
 
 
+@lru_cache(maxsize=64)
+def locale(language: str) -> Locale:
+    """The parsed Babel locale of a language, once per process: a list of amounts or dates
+    is formatted without parsing the locale again for each."""
+    return Locale.parse(babel_locale(language))
+
+
+@lru_cache(maxsize=64)
 def minor_unit_exponent(currency: str) -> int:
     """Digits after the decimal point for a currency (2 for EUR, 0 for JPY)."""
     return int(get_currency_precision(currency.upper()))
@@ -42,9 +52,7 @@ def to_major_units(amount: int, currency: str) -> Decimal:
 def format_money(amount: int, currency: str, language: str) -> str:
     """format_money(123456, "EUR", "fr") -> "1 234,56 €"; in "en" -> "€1,234.56"."""
     currency = currency.upper()
-    return str(
-        format_currency(to_major_units(amount, currency), currency, locale=babel_locale(language))
-    )
+    return str(format_currency(to_major_units(amount, currency), currency, locale=locale(language)))
 
 
 def currency_for_country(country: str, offered: tuple[str, ...] | list[str]) -> str | None:

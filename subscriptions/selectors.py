@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from accounts.models import User
@@ -28,10 +29,29 @@ class PricingRow:
     prices: list[Price]
 
 
+# The catalog changes rarely (in the admin): the table is kept in the cache per currency,
+# forgotten when a plan or price is saved or deleted, and at worst after this long.
+PRICING_CACHE_SECONDS = 300
+
+
 def pricing_table(*, currency: str) -> list[PricingRow]:
     """Offered plans with their offered prices in one currency, monthly before yearly."""
     if currency not in Currency.values:
         currency = Currency.EUR
+    key = f"pricing-table:{currency}"
+    rows: list[PricingRow] | None = cache.get(key)
+    if rows is None:
+        rows = _pricing_table(currency)
+        cache.set(key, rows, PRICING_CACHE_SECONDS)
+    return rows
+
+
+def pricing_forget(**kwargs: object) -> None:
+    """post_save / post_delete of Plan and Price: the next page reads the catalog again."""
+    cache.delete_many([f"pricing-table:{currency}" for currency in Currency.values])
+
+
+def _pricing_table(currency: str) -> list[PricingRow]:
     plans = list(Plan.objects.filter(is_active=True).order_by("rank"))
     prices = Price.objects.filter(plan__in=plans, currency=currency, is_active=True)
     by_plan: dict[int, list[Price]] = {}
@@ -89,7 +109,11 @@ def change_requests_pending(*, subscription: Subscription) -> QuerySet[ContractC
 
 
 def refund_requests(*, user: User) -> QuerySet[RefundRequest]:
-    return RefundRequest.objects.filter(user=user).select_related("invoice")
+    return (
+        RefundRequest.objects.filter(user=user)
+        .select_related("invoice")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def guarantee_used_plan_ids(*, user: User) -> set[int]:

@@ -1,5 +1,6 @@
 """Thin Celery tasks: take ids, call a service. Safe to run twice (acks_late)."""
 
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
@@ -53,3 +54,16 @@ def accounting_export_build(export_id: int) -> str:
 def review_reminders_send() -> int:
     """Hourly: staff are told of reviews near their 5-business-day target (002)."""
     return contract_changes.review_reminders_send(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def billing_item(*, step: str, pk: int, now: str) -> str:
+    """One item the billing run found due; the service locks its row and checks again, so a
+    second delivery, or two workers, act once."""
+    return billing.billing_item(step=step, pk=pk, now=datetime.fromisoformat(now))
+
+
+@shared_task(acks_late=True)
+def stripe_event_process(*, trigger_id: int) -> bool:
+    """A Stripe event the endpoint stored: processed here, at most one Stripe fetch."""
+    return webhooks.trigger_process(trigger_id=trigger_id)

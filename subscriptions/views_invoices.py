@@ -9,12 +9,14 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from accounts.http import AuthenticatedHttpRequest
+from portal.pagination import page_of
 from subscriptions import invoices
 
 
 @require_safe
 def invoice_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
-    context = {"invoices": invoices.documents_for_user(user=request.user)}
+    page = page_of(request, invoices.invoice_list_for_user(user=request.user))
+    context = {"invoices": invoices.documents_of_page(page), "page": page}
     return TemplateResponse(request, "subscriptions/invoice_list.html", context)
 
 

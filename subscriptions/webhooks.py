@@ -8,12 +8,18 @@ A handler that raises leaves dj-stripe's WebhookEventTrigger unprocessed with it
 
 import logging
 from datetime import timedelta
+from traceback import format_exc
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins
+from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
-from djstripe.models import Event
+from djstripe import event_handlers as djstripe_handlers
+from djstripe.models import Event, WebhookEndpoint, WebhookEventTrigger
+from djstripe.models.webhooks import get_remote_ip
+from djstripe.settings import djstripe_settings
 from djstripe.signals import WEBHOOK_SIGNALS, webhook_pre_validate
 
 from subscriptions.models import Invoice
@@ -81,12 +87,72 @@ def connect() -> None:
     for event_type, handler in HANDLERS.items():
         WEBHOOK_SIGNALS[event_type].connect(handler, dispatch_uid=f"portal-{event_type}")
     webhook_pre_validate.connect(secret_override_drop, dispatch_uid="portal-secret-override")
+    # Our handlers re-read the object from Stripe: dj-stripe's generic handler would fetch
+    # it a second time for its mirror. One Stripe fetch per event (issue 18).
+    for event_type in REREAD_BY_US:
+        for generic in (
+            djstripe_handlers.handle_other_event,
+            djstripe_handlers.handle_charge_event,
+        ):
+            WEBHOOK_SIGNALS[event_type].disconnect(generic, sender=Event)
+
+
+REREAD_BY_US = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.requires_action",
+    "charge.refunded",
+)
+
+
+def trigger_store(request: HttpRequest, endpoint: WebhookEndpoint) -> WebhookEventTrigger:
+    """In the request: dj-stripe's WebhookEventTrigger.from_request without its processing.
+    The event is stored with its headers, its signature checked (no Stripe call)."""
+    try:
+        body = request.body.decode(request.encoding or "utf-8")
+    except UnicodeDecodeError:
+        body = "(error decoding body)"
+    account = endpoint.djstripe_owner_account
+    # Issue 13: a secret chosen by the caller never replaces the endpoint's, DEBUG or not
+    # (dj-stripe's validate() reads this header in DEBUG): it is not even stored.
+    headers = {k: v for k, v in request.headers.items() if k.lower() != OVERRIDE_HEADER}
+    trigger = WebhookEventTrigger.objects.create(
+        headers=headers,
+        body=body,
+        remote_ip=get_remote_ip(request),
+        stripe_trigger_account=account,
+        webhook_endpoint=endpoint,
+    )
+    api_key = (account.default_api_key if account else None) or (
+        djstripe_settings.get_default_api_key(endpoint.livemode)
+    )
+    trigger.valid = trigger.validate(secret=endpoint.secret, api_key=api_key)
+    trigger.save(update_fields=["valid"])
+    return trigger
+
+
+def trigger_process(*, trigger_id: int) -> bool:
+    """In a worker: process a stored, valid event once (a trigger already processed is left
+    as it is; dj-stripe stores each event id once, so a duplicate delivery runs nothing).
+    A failure is kept on the trigger with its traceback and raised; the billing run's
+    `stripe_events_retry` processes it again."""
+    trigger = WebhookEventTrigger.objects.filter(pk=trigger_id, valid=True).first()
+    if trigger is None or trigger.processed:
+        return False
+    try:
+        with transaction.atomic():
+            trigger.process(save=False)
+    except Exception as exc:
+        trigger.exception = str(exc)[:128]
+        trigger.traceback = format_exc()
+        trigger.save(update_fields=["exception", "traceback"])
+        raise
+    trigger.save(update_fields=["event", "processed", "exception", "traceback"])
+    return True
 
 
 def stripe_events_retry(*, limit: int = 50) -> int:
     """Process again the valid events whose handler failed (Stripe also redelivers them)."""
-    from djstripe.models import WebhookEventTrigger
-
     since = timezone.now() - timedelta(days=settings.STRIPE_EVENT_RETRY_DAYS)
     retried = 0
     for trigger in WebhookEventTrigger.objects.filter(

@@ -77,6 +77,7 @@ class Ticket(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="ticket_user_newest")]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.subject}"

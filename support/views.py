@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
 from accounts.throttle import throttle_hit
+from portal.pagination import page_of
 from support import selectors, services
 from support.forms import MessageForm, TicketForm
 from support.models import Category, Ticket
@@ -31,8 +32,10 @@ def _ticket_or_404(request: HttpRequest, pk: int) -> Ticket:
 
 def ticket_list(request: HttpRequest) -> TemplateResponse:
     user = _user(request)
+    page = page_of(request, selectors.ticket_list_for_user(user=user))
     context = {
-        "tickets": selectors.ticket_list_for_user(user=user),
+        "tickets": page,
+        "page": page,
         "reply_hours": services.ticket_reply_hours(user=user),
     }
     return TemplateResponse(request, "support/ticket_list.html", context)

@@ -104,6 +104,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
 
+# Sessions are read from the cache (Redis in production, CACHE_URL; the process's memory in the
+# embedded default, where only the web process reads them), written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# Rows per page of a customer's lists (invoices, refunds, tickets, exports) and of the admin's
+# lists and timelines: a page costs the same whatever the history behind it.
+PAGE_SIZE = env.int("PAGE_SIZE", default=10)
+ADMIN_PAGE_SIZE = env.int("ADMIN_PAGE_SIZE", default=50)
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

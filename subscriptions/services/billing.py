@@ -6,15 +6,20 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q
+from celery import current_app
+from celery.result import EagerResult
+from django.core.cache import cache
+from django.db.models import QuerySet
 
 from accounts import services as account_services
 from subscriptions.models import (
     LIVE_STATUSES,
+    RENEWAL_REMINDER_NOT_SENT,
     BillingAccount,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    Price,
     Subscription,
     SubscriptionStatus,
 )
@@ -27,48 +32,39 @@ from subscriptions.services.renewals import renewal_remind, subscription_renew
 from subscriptions.services.trials import TRIAL_WARNING_DAYS, trial_expire, trial_warn
 
 logger = logging.getLogger(__name__)
-BATCH_SIZE = 200
+# How many items of one step a run queues at most; the next run (5 minutes later) takes the
+# rest. Each item is its own task, so the workers, not the run, do the work.
+BATCH_SIZE = 20_000
+# An item queued by one run is not queued again by an overlapping run for this long; the task
+# frees it when done. The services lock the row and check again, so this only saves work.
+CLAIM_SECONDS = 600
+ITEM_TASK = "subscriptions.tasks.billing_item"
 
 
 # --- the billing run (Celery beat) ------------------------------------------------------------
 
 
-def billing_run(*, now: datetime) -> dict[str, int]:
-    """Everything due at `now`, each item in its own transaction. Every query is on an
-    indexed due date, so the cost follows what is due, not the number of customers. One
-    item that fails is logged and counted; it never stops the others."""
-
-    done: dict[str, int] = {"errors": 0}
+def _steps(now: datetime) -> list[tuple[str, QuerySet[Any], str]]:
+    """Each step: its name, what is due (on its own index), the column it is due by."""
     trialing = Subscription.objects.filter(status=SubscriptionStatus.TRIALING)
     active = Subscription.objects.filter(status=SubscriptionStatus.ACTIVE)
-    reminder_not_sent = Q(renewal_reminder_sent_for__isnull=True) | ~Q(
-        renewal_reminder_sent_for=F("next_billing_at")
-    )
-    steps: list[tuple[str, Any, Any]] = [
+    return [
         (
             "trial_warnings",
             trialing.filter(
-                next_billing_at__lte=now + timedelta(days=TRIAL_WARNING_DAYS),
                 trial_warning_sent_at__isnull=True,
+                next_billing_at__lte=now + timedelta(days=TRIAL_WARNING_DAYS),
             ),
-            lambda sub: trial_warn(subscription=sub, now=now),
+            "next_billing_at",
         ),
-        (
-            "trials_ended",
-            trialing.filter(next_billing_at__lte=now),
-            lambda sub: _trial_end(subscription=sub, now=now),
-        ),
-        (
-            "renewed",
-            active.filter(next_billing_at__lte=now),
-            lambda sub: subscription_renew(subscription=sub, now=now) is not None,
-        ),
+        ("trials_ended", trialing.filter(next_billing_at__lte=now), "next_billing_at"),
+        ("renewed", active.filter(next_billing_at__lte=now), "next_billing_at"),
         (
             "retried",
             Invoice.objects.filter(status=InvoiceStatus.OPEN, next_retry_at__lte=now).exclude(
                 kind=InvoiceKind.PRORATION
             ),
-            lambda invoice: invoice_charge(invoice=invoice, trigger="retry", now=now),
+            "next_retry_at",
         ),
         # A change's payment is never sent again: whether Stripe took it is looked up.
         (
@@ -78,44 +74,115 @@ def billing_run(*, now: datetime) -> dict[str, int]:
                 kind=InvoiceKind.PRORATION,
                 next_retry_at__lte=now,
             ),
-            lambda invoice: change_payment_settle(invoice=invoice, now=now),
+            "next_retry_at",
         ),
         # 002/004: reminders 7 days before a yearly renewal, 3 before a monthly one.
         *[
             (
                 "reminders",
-                active.filter(
-                    price__interval=interval,
+                active.filter(RENEWAL_REMINDER_NOT_SENT).filter(
+                    # The prices of this interval (a handful), each read on the partial index.
+                    price__in=Price.objects.filter(interval=interval).values("pk"),
                     next_billing_at__gt=now,
                     next_billing_at__lte=now + timedelta(days=days),
-                ).filter(reminder_not_sent),
-                lambda sub: renewal_remind(subscription=sub, now=now),
+                ),
+                "next_billing_at",
             )
             for interval, days in (("year", 7), ("month", 3))
         ],
         (
             "ended",
-            Subscription.objects.filter(status__in=LIVE_STATUSES, cancel_at__lte=now),
-            lambda sub: subscription_end_due(subscription=sub, now=now),
+            Subscription.objects.filter(
+                status__in=LIVE_STATUSES, cancel_at__isnull=False, cancel_at__lte=now
+            ),
+            "cancel_at",
         ),
         (
             "purged",
-            Subscription.objects.filter(status=SubscriptionStatus.EXPIRED, purge_at__lte=now),
-            lambda sub: account_services.expired_trial_purge(subscription=sub, now=now),
+            Subscription.objects.filter(
+                status=SubscriptionStatus.EXPIRED, purge_at__isnull=False, purge_at__lte=now
+            ),
+            "purge_at",
         ),
     ]
-    for name, queryset, step in steps:
+
+
+def billing_selects(*, now: datetime) -> list[tuple[str, QuerySet[Any]]]:
+    """The select of each step, as the run issues it (the bench EXPLAINs them)."""
+    return [
+        (name, queryset.order_by(column).values_list("pk", flat=True)[:BATCH_SIZE])
+        for name, queryset, column in _steps(now)
+    ]
+
+
+def billing_run(*, now: datetime) -> dict[str, int]:
+    """Everything due at `now`: one task per item, so renewals spread over the workers. Every
+    select is on a partial index of its due date, so the cost follows what is due, not the
+    number of customers. An item already queued by an overlapping run is skipped; each item
+    runs in its own transaction, and one that fails is logged and counted, never stopping
+    the others. With eager tasks (tests), the counts are what was done; otherwise queued."""
+    done: dict[str, int] = {"errors": 0}
+    task = current_app.tasks[ITEM_TASK]
+    # Step after step, as each step's select sees what the one before it did (when eager).
+    for name, select in billing_selects(now=now):
         done.setdefault(name, 0)
-        for item in _due(queryset):
-            try:
-                done[name] += bool(step(item))
-            except Exception:
-                logger.exception(
-                    "billing run: %s failed for %s %s", name, type(item).__name__, item.pk
-                )
-                done["errors"] += 1
+        for pk in list(select):
+            if not cache.add(_claim_key(name, pk), now.isoformat(), timeout=CLAIM_SECONDS):
+                continue  # queued by another run, not finished yet
+            result = task.delay(step=name, pk=pk, now=now.isoformat())
+            if isinstance(result, EagerResult):
+                outcome = result.get()
+                done[name] += outcome == "done"
+                done["errors"] += outcome == "error"
+            else:
+                done[name] += 1
     done["refunds_retried"] = refunds_retry(now=now)
     return done
+
+
+def billing_item(*, step: str, pk: int, now: datetime) -> str:
+    """One due item in its own transaction(s): "done", "skipped" (no longer due, or done by
+    another worker: the service checked under the row's lock) or "error" (logged)."""
+    try:
+        model = Invoice if step in ("retried", "changes_settled") else Subscription
+        if step == "renewed":
+            # The renewal reads and locks its row itself: no read before it.
+            if subscription_renew(subscription=Subscription(pk=pk), now=now) is None:
+                return "skipped"
+            return "done"
+        item = model.objects.filter(pk=pk).first()
+        if item is None:
+            return "skipped"
+        return "done" if _act(step, item, now) else "skipped"
+    except Exception:
+        logger.exception("billing run: %s failed for %s %s", step, model.__name__, pk)
+        return "error"
+    finally:
+        cache.delete(_claim_key(step, pk))
+
+
+def _act(step: str, item: Any, now: datetime) -> bool:
+    if step == "trial_warnings":
+        return bool(trial_warn(subscription=item, now=now))
+    if step == "trials_ended":
+        return _trial_end(subscription=item, now=now)
+    if step == "renewed":
+        return subscription_renew(subscription=item, now=now) is not None
+    if step == "retried":
+        return bool(invoice_charge(invoice=item, trigger="retry", now=now))
+    if step == "changes_settled":
+        return bool(change_payment_settle(invoice=item, now=now))
+    if step == "reminders":
+        return bool(renewal_remind(subscription=item, now=now))
+    if step == "ended":
+        return bool(subscription_end_due(subscription=item, now=now))
+    if step == "purged":
+        return bool(account_services.expired_trial_purge(subscription=item, now=now))
+    raise ValueError(f"unknown billing step {step!r}")
+
+
+def _claim_key(step: str, pk: int) -> str:
+    return f"billing:{step}:{pk}"
 
 
 def _trial_end(*, subscription: Subscription, now: datetime) -> bool:
@@ -126,7 +193,3 @@ def _trial_end(*, subscription: Subscription, now: datetime) -> bool:
         trial_convert(subscription=subscription, now=now)
         return True
     return trial_expire(subscription=subscription, now=now)
-
-
-def _due(queryset: Any) -> list[Any]:
-    return list(queryset.order_by("pk")[:BATCH_SIZE])

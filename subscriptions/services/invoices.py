@@ -222,8 +222,10 @@ def _next_invoice_number(now: datetime) -> str:
     """Gapless per year: one locked counter row per year, taken inside the caller's
     transaction, so a rolled-back invoice gives its number back."""
     year = now.year
-    InvoiceSequence.objects.get_or_create(year=year)
-    sequence = InvoiceSequence.objects.select_for_update(of=("self",)).get(year=year)
+    sequence = InvoiceSequence.objects.select_for_update(of=("self",)).filter(year=year).first()
+    if sequence is None:  # the year's first invoice: the counter row is made, then locked
+        InvoiceSequence.objects.get_or_create(year=year)
+        sequence = InvoiceSequence.objects.select_for_update(of=("self",)).get(year=year)
     sequence.last_number += 1
     sequence.save(update_fields=["last_number"])
     return f"{year}-{sequence.last_number:06d}"

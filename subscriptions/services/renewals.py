@@ -19,7 +19,7 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
     """Charged in advance on the same day each month or year: issue the next period's
     invoice and charge it. Running twice, or on two workers, bills the period once."""
     with transaction.atomic():
-        sub = lock(Subscription, subscription.pk, "price", "user")
+        sub = lock(Subscription, subscription.pk, "price__plan", "plan", "user")
         if (
             sub.status != SubscriptionStatus.ACTIVE
             or sub.cancel_at is not None

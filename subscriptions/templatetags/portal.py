@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from django import template
@@ -53,8 +54,8 @@ def filesize(size: int | None) -> str:
     }
 
 
-def _locale() -> str:
-    return money_module.babel_locale(translation.get_language() or "fr")
+def _locale() -> Locale:
+    return money_module.locale(translation.get_language() or "fr")
 
 
 @register.filter

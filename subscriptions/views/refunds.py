@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
 from accounts.throttle import throttle_hit
+from portal.pagination import page_of
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import RefundReason, RefundStatus
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
@@ -101,5 +102,7 @@ def _refund_summary(result: PaymentsRefund) -> str:
 
 
 def refund_list(request: AuthenticatedHttpRequest) -> TemplateResponse:
-    requests_ = selectors.refund_requests(user=request.user)
-    return TemplateResponse(request, "subscriptions/refund_list.html", {"refunds": requests_})
+    page = page_of(request, selectors.refund_requests(user=request.user))
+    return TemplateResponse(
+        request, "subscriptions/refund_list.html", {"refunds": page, "page": page}
+    )
