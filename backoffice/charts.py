@@ -80,7 +80,7 @@ class Chart:
         )
         return format_html(
             '<svg role="img" aria-labelledby="chart-{}-title" viewBox="0 0 {} {}" '
-            'width="100%" style="max-width:{}px" xmlns="http://www.w3.org/2000/svg">'
+            'width="100%" class="metrics-chart" data-width="{}" xmlns="http://www.w3.org/2000/svg">'
             '<title id="chart-{}-title">{}</title>{}{}'
             '<text x="{}" y="10" font-size="10">{}</text></svg>',
             self.slug,

@@ -111,9 +111,11 @@ def test_a_second_keep_my_subscription_click_says_it_already_continues(
 ):
     sub = subscribed()
     customer_client.post("/fr/account/cancel/confirm/", {"reason": ""})
-    customer_client.post("/fr/account/cancel/undo/")
+    page = customer_client.get("/fr/account/subscription/").content.decode()
+    keep = {"charge": re.search(r'name="charge" value="([^"]+)"', page).group(1)}
+    customer_client.post("/fr/account/cancel/undo/", keep)
     sent = len(mailoutbox)
-    again = customer_client.post("/fr/account/cancel/undo/", follow=True)
+    again = customer_client.post("/fr/account/cancel/undo/", keep, follow=True)
     html = again.content.decode()
     assert "Votre abonnement continue déjà : il n’y a pas de résiliation à annuler." in html
     assert "ne peut plus être annulée" not in html
