@@ -224,9 +224,10 @@ def test_the_admin_timeline_shows_the_latest_events_and_links_to_all(
     url = f"/en/admin/accounts/user/{customer.pk}/change/"
     admin_client.get(url)
     page = admin_client.get(url).content.decode()
-    assert [n for n in range(12) if f"event_{n:02d}" in page] == [7, 8, 9, 10, 11]
+    # Staff read sentences, not codes: each of the 5 latest events is one "Other event." row.
+    assert page.count("Other event.") == 5
     assert f"/en/admin/subscriptions/auditevent/?user__id__exact={customer.pk}" in page
     listing = admin_client.get(
         f"/en/admin/subscriptions/auditevent/?user__id__exact={customer.pk}"
     ).content.decode()
-    assert all(f"event_{n:02d}" in listing for n in range(12))
+    assert listing.count("Other event.") == 12

@@ -22,6 +22,7 @@ SAME_IN_FRENCH = {
     "E-mail",
     "MRR",
     "PDF",
+    "Pages",
     "RCS %(city)s %(siren)s",
     "SIREN %(siren)s",
     "SIRET %(siret)s",
