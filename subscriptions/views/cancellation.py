@@ -106,7 +106,14 @@ def cancel_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
         full_refund = posted_once(request.POST, "full_refund") == "1"
         if subscription.cancel_at is None or full_refund:  # else confirmed twice: shown again
             then = cancellation_quote(subscription=subscription, now=shown.at)
-            quotes.check(shown, _cancel_summary(then))
+            try:
+                quotes.check(shown, _cancel_summary(then))
+            except SubscriptionError:
+                # Another tab confirmed this very summary a moment ago: its cancellation
+                # (and refund) stand, and this click shows them rather than a changed page.
+                subscription.refresh_from_db(fields=["cancel_at"])
+                if subscription.cancel_at is None or full_refund:
+                    raise
         sub, refunded = cancellation_confirm(
             user=request.user,
             subscription=subscription,
