@@ -559,30 +559,44 @@ class CreditNoteLineQuerySet(LineQuerySet["CreditNoteLine"]):
     pass
 
 
-class InvoiceLine(models.Model):
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+class IssuedLine(models.Model):
+    """A line of an issued invoice or credit note: written once, never edited or deleted."""
+
+    document_name = "document"
+
     description = models.CharField(_("description"), max_length=255)
     amount = models.IntegerField(_("amount (minor units)"))
     period_start = models.DateTimeField(_("from"))
     period_end = models.DateTimeField(_("to"))
 
-    objects = InvoiceLineQuerySet.as_manager()
-
     class Meta:
+        abstract = True
         ordering = ["pk"]
-        verbose_name = _("invoice line")
-        verbose_name_plural = _("invoice lines")
 
     def __str__(self) -> str:
         return self.description
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
-            raise IssuedDocumentEdited("the lines of an issued invoice are never edited")
+            raise IssuedDocumentEdited(
+                f"the lines of an issued {self.document_name} are never edited"
+            )
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise IssuedDocumentEdited("the lines of an issued invoice are never deleted")
+        raise IssuedDocumentEdited(f"the lines of an issued {self.document_name} are never deleted")
+
+
+class InvoiceLine(IssuedLine):
+    document_name = "invoice"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+
+    objects = InvoiceLineQuerySet.as_manager()
+
+    class Meta(IssuedLine.Meta):
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
 
 
 class CreditNoteSequence(models.Model):
@@ -700,30 +714,16 @@ class CreditNote(models.Model):
         return True
 
 
-class CreditNoteLine(models.Model):
+class CreditNoteLine(IssuedLine):
+    document_name = "credit note"
+
     credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
-    description = models.CharField(_("description"), max_length=255)
-    amount = models.IntegerField(_("amount (minor units)"))
-    period_start = models.DateTimeField(_("from"))
-    period_end = models.DateTimeField(_("to"))
 
     objects = CreditNoteLineQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["pk"]
+    class Meta(IssuedLine.Meta):
         verbose_name = _("credit note line")
         verbose_name_plural = _("credit note lines")
-
-    def __str__(self) -> str:
-        return self.description
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise IssuedDocumentEdited("the lines of an issued credit note are never edited")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise IssuedDocumentEdited("the lines of an issued credit note are never deleted")
 
 
 class AttemptStatus(models.TextChoices):
