@@ -291,6 +291,7 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
         "subtotal_display",
         "tax_display",
         "display_total",
+        "credit_applied_display",
         "refunded_display",
         "tax_rate_display",
         "tax_regime",
@@ -315,6 +316,10 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
     @admin.display(description=_("tax"))
     def tax_display(self, obj: Invoice) -> str:
         return _money(obj.tax, obj.currency)
+
+    @admin.display(description=_("settled by credit"))
+    def credit_applied_display(self, obj: Invoice) -> str:
+        return _money(obj.credit_applied, obj.currency)
 
     @admin.display(description=_("refunded"))
     def refunded_display(self, obj: Invoice) -> str:

@@ -134,7 +134,7 @@ def cii_xml(
 
     line_total = allowances = 0
     for number, (text, net) in enumerate(lines, start=1):
-        if net < 0:  # a free month or a credit taken off: a document-level allowance
+        if net < 0:  # a free month taken off: a document-level allowance
             allowances -= net
             allowance = TradeAllowanceCharge()
             allowance.indicator = False
@@ -168,8 +168,11 @@ def cii_xml(
     summary.tax_basis_total = amount(document.subtotal)
     summary.tax_total = (amount(document.tax), currency)
     summary.grand_total = amount(document.total)
-    summary.prepaid_total = amount(document.total if settled else 0)
-    summary.due_amount = amount(0 if settled else document.total)
+    # The account's credit (an earlier credit note) is a prepayment, not an allowance: the
+    # invoice keeps its full base and VAT.
+    prepaid = document.credit_applied if isinstance(document, Invoice) else 0
+    summary.prepaid_total = amount(document.total if settled else prepaid)
+    summary.due_amount = amount(0 if settled else document.total - prepaid)
     return bytes(doc.serialize(schema="FACTUR-X_EN16931"))
 
 

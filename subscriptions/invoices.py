@@ -26,6 +26,7 @@ from accounts.models import User
 from subscriptions import facturx, money
 from subscriptions.models import (
     CreditNote,
+    CreditNoteReason,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
@@ -134,9 +135,55 @@ def payment_mention(document: Document) -> str:
         if document.refunded_at is not None:
             return _("Refunded to the card on %(date)s.") % {"date": day(document.refunded_at)}
         return _("Kept as a credit on the account and deducted from the next invoices.")
+    if document.credit_applied:
+        return _credit_payment_mention(document)
     if document.status == InvoiceStatus.PAID and document.paid_at is not None:
         return _("Paid by card on %(date)s.") % {"date": day(document.paid_at)}
     return _("Payable by card on receipt, by %(date)s.") % {"date": day(document.issued_at)}
+
+
+def _credit_payment_mention(invoice: Invoice) -> str:
+    """An invoice partly or wholly settled by the account's credit, as a prepayment."""
+    language = translation.get_language() or "fr"
+    values = {
+        "credit": money.format_money(invoice.credit_applied, invoice.currency, language),
+        "card": money.format_money(invoice.amount_due, invoice.currency, language),
+        "notes": ", ".join(credit_notes_used(invoice)) or "—",
+        "date": day(invoice.paid_at or invoice.issued_at),
+    }
+    if invoice.amount_due == 0:
+        return _("Settled in full by the credit of credit note %(notes)s on %(date)s.") % values
+    if invoice.status == InvoiceStatus.PAID:
+        return (
+            _(
+                "%(credit)s settled by the credit of credit note %(notes)s; %(card)s paid by "
+                "card on %(date)s."
+            )
+            % values
+        )
+    return (
+        _(
+            "%(credit)s settled by the credit of credit note %(notes)s; %(card)s payable by "
+            "card on receipt, by %(date)s."
+        )
+        % values
+    )
+
+
+def credit_notes_used(invoice: Invoice) -> list[str]:
+    """The credit notes whose credit an invoice used: those kept on the subscription's
+    account (not refunded) issued before it."""
+    if not invoice.credit_applied or invoice.subscription_id is None:
+        return []
+    return list(
+        CreditNote.objects.filter(
+            invoice__subscription_id=invoice.subscription_id,
+            reason=CreditNoteReason.CREDIT,
+            issued_at__lte=invoice.issued_at,
+        )
+        .order_by("issued_at", "pk")
+        .values_list("number", flat=True)
+    )
 
 
 def legal_mentions(document: Document) -> list[Mention]:
@@ -218,6 +265,9 @@ def invoice_context(document: Document) -> dict[str, Any]:
         "seller_legal_line": seller_legal_line(document.seller),
         "mentions": legal_mentions(document),
         "lines": document_lines(document),
+        # A prepayment by the account's credit: the invoice keeps its total, less is due.
+        "credit_applied": document.credit_applied if isinstance(document, Invoice) else 0,
+        "credit_notes_used": (credit_notes_used(document) if isinstance(document, Invoice) else []),
     }
 
 

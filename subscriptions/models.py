@@ -397,6 +397,7 @@ INVOICE_FROZEN_FIELDS = (
     "period_start",
     "period_end",
     "issued_at",
+    "credit_applied",
     "seller",
     "buyer",
     "language",
@@ -459,6 +460,10 @@ class Invoice(models.Model):
     subtotal = models.IntegerField(_("subtotal (minor units)"))
     tax = models.IntegerField(_("tax (minor units)"))
     total = models.IntegerField(_("total (minor units)"))
+    # The account's credit (from a credit note) used as a prepayment: the invoice keeps its
+    # full base and VAT (the credit note already corrected the VAT), and only the rest,
+    # `amount_due`, is charged to the card.
+    credit_applied = models.IntegerField(_("settled by credit (minor units)"), default=0)
     tax_rate_bps = models.PositiveIntegerField(_("tax rate (basis points)"))
     tax_regime = models.CharField(
         _("VAT rule"), max_length=16, choices=TaxRegime.choices, default=TaxRegime.FRENCH_VAT
@@ -499,7 +504,11 @@ class Invoice(models.Model):
                 fields=["subscription", "period_start"],
                 condition=models.Q(kind__in=["first", "renewal"], status__in=["open", "paid"]),
                 name="invoice_one_per_period",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(credit_applied__gte=0, credit_applied__lte=models.F("total")),
+                name="invoice_credit_within_total",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -518,9 +527,20 @@ class Invoice(models.Model):
         return False
 
     @property
+    def amount_due(self) -> int:
+        """What the card is charged: the total less the credit used as a prepayment."""
+        return self.total - self.credit_applied
+
+    @property
+    def refundable_base(self) -> int:
+        """The most a refund may give back on this payment: never the taxes (002), and never
+        more than the card paid (the part settled by credit was not charged)."""
+        return max(0, min(self.total - self.tax, self.amount_due))
+
+    @property
     def refundable_left(self) -> int:
         """What may still be refunded on this payment: never the taxes (002), never twice."""
-        return max(0, self.total - self.tax - self.amount_refunded)
+        return max(0, self.refundable_base - self.amount_refunded)
 
 
 def _refuse_frozen_changes(

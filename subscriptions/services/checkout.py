@@ -220,7 +220,7 @@ def _first_invoice(
             subscription=sub, kind=InvoiceKind.FIRST, status=InvoiceStatus.OPEN
         ).first()
         if existing:
-            charge_confirmed(shown=shown, amount=existing.total, currency=existing.currency)
+            charge_confirmed(shown=shown, amount=existing.amount_due, currency=existing.currency)
             return existing
         if sub.price is None:
             raise SubscriptionError(_("Please choose a plan first."))

@@ -50,11 +50,12 @@ def invoice_issue(
     """Issue a numbered invoice (inside the caller's transaction).
 
     `lines` are (description, amount tax included); without them the invoice bills one
-    period of the price, less a free month (003) or the account's credit when there is one.
+    period of the price, less a free month (003), and the account's credit settles what it
+    can of it as a prepayment (`credit_applied`): the credit note that made the credit
+    already gave its VAT back, so the invoice keeps its full base and VAT. The VAT rule and
+    rate are the customer's at the moment of issue (country, business, VAT number).
     `untaxed` bills amounts whose tax was paid on an earlier invoice and never refunded
-    (months charged again after a cancellation is undone). The VAT rule and rate are the
-    customer's at the moment of issue (country, business, VAT number).
-    """
+    (months charged again after a cancellation is undone)."""
     price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
@@ -62,16 +63,19 @@ def invoice_issue(
     treatment = customer_tax(user)
     amounts = price.amounts_for(treatment)
     plan_line = plan_line_for(price)
+    credit_applied = 0
     if lines is None:
         lines = [(plan_line, amounts.total)]
         if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
-            lines += _adjustments(subscription, price, amounts.total)
+            lines += _free_months(subscription, price, amounts.total)
     total = max(0, sum(amount for _label, amount in lines))
-    tax_rate_bps = 0 if untaxed else treatment.rate_bps
+    if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
+        credit_applied = _use_credit(subscription, total)
+    rate_bps = 0 if untaxed else treatment.rate_bps
     if lines == [(plan_line, amounts.total)]:
         subtotal, tax, total = amounts.subtotal, amounts.tax, amounts.total
     else:
-        subtotal, tax = split_tax(total, tax_rate_bps)
+        subtotal, tax = split_tax(total, rate_bps)
     invoice = Invoice.objects.create(
         number=_next_invoice_number(now),
         user=user,
@@ -82,7 +86,8 @@ def invoice_issue(
         subtotal=subtotal,
         tax=tax,
         total=total,
-        tax_rate_bps=tax_rate_bps,
+        credit_applied=credit_applied,
+        tax_rate_bps=rate_bps,
         tax_regime=treatment.regime,
         period_start=period_start,
         period_end=period_end,
@@ -91,7 +96,7 @@ def invoice_issue(
         buyer=buyer_snapshot(user),
         language=user.language,
     )
-    nets = [split_tax(amount, tax_rate_bps)[0] for _label, amount in lines]
+    nets = [split_tax(amount, rate_bps)[0] for _label, amount in lines]
     nets[-1] += subtotal - sum(nets)  # rounding: the lines add up to the subtotal
     InvoiceLine.objects.bulk_create(
         InvoiceLine(
@@ -109,6 +114,7 @@ def invoice_issue(
         subscription=subscription,
         invoice=invoice.number,
         total=total,
+        credit_applied=credit_applied,
         currency=price.currency,
     )
     return invoice
@@ -165,57 +171,52 @@ def split_tax(total: int, tax_rate_bps: int) -> tuple[int, int]:
 
 
 def period_total(subscription: Subscription | None, price: Price, customer: TaxProfile) -> int:
-    """What one period's invoice of `price` comes to for this subscription, taxed as the
-    customer is, free months and credit taken off: the amount a quote shows for the first
-    invoice or a renewal."""
+    """What one period's invoice of `price` takes from the card for this subscription, taxed
+    as the customer is, free months taken off and the account's credit used first: the
+    amount a quote shows for the first invoice or a renewal."""
     full = invoice_amounts(price, customer)[2]
     if subscription is None:
         return full
-    lines, _free, _credit = _adjustment_lines(
-        subscription.free_months, subscription.credit, price, full
+    lines, _free = _free_month_lines(subscription.free_months, price, full)
+    total = max(0, full + sum(amount for _label, amount in lines))
+    return total - min(max(subscription.credit, 0), total)
+
+
+def _free_month_lines(
+    free_months: int, price: Price, amount: int
+) -> tuple[list[tuple[str, int]], int]:
+    """(lines, free months used) taken off one period's invoice: a discount (003), so the
+    base and VAT go down with it."""
+    if free_months <= 0:
+        return [], 0
+    months = policy.MONTHS_PER_INTERVAL[price.interval]
+    free_used = min(free_months, months)
+    line = (
+        f"Free months (switching offer): {free_used} / "
+        f"Mois offerts (changement de fournisseur) : {free_used}",
+        -(amount * free_used // months),
     )
-    return max(0, full + sum(amount for _label, amount in lines))
+    return [line], free_used
 
 
-def _adjustment_lines(
-    free_months: int, credit: int, price: Price, amount: int
-) -> tuple[list[tuple[str, int]], int, int]:
-    """(lines, free months used, credit used) taken off one period's invoice."""
-    lines: list[tuple[str, int]] = []
-    free_used = credit_used = 0
-    full = amount
-    if free_months > 0:
-        months = policy.MONTHS_PER_INTERVAL[price.interval]
-        free_used = min(free_months, months)
-        amount -= amount * free_used // months
-        lines.append(
-            (
-                f"Free months (switching offer): {free_used} / "
-                f"Mois offerts (changement de fournisseur) : {free_used}",
-                -(full * free_used // months),
-            )
-        )
-    if credit > 0 and amount > 0:
-        credit_used = min(credit, amount)
-        lines.append(
-            ("Credit from your previous plan / Avoir de votre offre précédente", -credit_used)
-        )
-    return lines, free_used, credit_used
-
-
-def _adjustments(subscription: Subscription, price: Price, amount: int) -> list[tuple[str, int]]:
-    """Lines taken off a period's invoice: free months (003), then the account's credit.
-    The subscription row is locked by the caller; the counters go down here."""
-    lines, free_used, credit_used = _adjustment_lines(
-        subscription.free_months, subscription.credit, price, amount
-    )
+def _free_months(subscription: Subscription, price: Price, amount: int) -> list[tuple[str, int]]:
+    """The free months taken off a period's invoice (003). The subscription row is locked by
+    the caller; the counter goes down here."""
+    lines, free_used = _free_month_lines(subscription.free_months, price, amount)
     if free_used:
         subscription.free_months -= free_used
         subscription.save(update_fields=["free_months"])
-    if credit_used:
-        subscription.credit -= credit_used
-        subscription.save(update_fields=["credit"])
     return lines
+
+
+def _use_credit(subscription: Subscription, total: int) -> int:
+    """The account's credit settles what it can of an invoice of `total`; the balance goes
+    down here (the subscription row is locked by the caller)."""
+    used = min(max(subscription.credit, 0), total)
+    if used:
+        subscription.credit -= used
+        subscription.save(update_fields=["credit"])
+    return used
 
 
 def _next_invoice_number(now: datetime) -> str:

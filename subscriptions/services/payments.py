@@ -55,7 +55,7 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             and last.created_at > timezone.now() - STALE_ATTEMPT
         ):
             return last  # another worker is charging it right now
-        if inv.total == 0:  # a free month (003) or a credit covered it: nothing to charge
+        if inv.amount_due == 0:  # a free month (003) or a credit covered it: nothing to charge
             attempt = PaymentAttempt.objects.create(
                 invoice=inv,
                 number=(last.number + 1) if last else 1,
@@ -83,7 +83,7 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             attempt = PaymentAttempt.objects.create(
                 invoice=inv,
                 number=(last.number + 1) if last else 1,
-                amount=inv.total,
+                amount=inv.amount_due,
                 currency=inv.currency,
                 trigger=trigger,
                 payment_method_id=card,
@@ -255,7 +255,7 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: boo
             kind="payment_succeeded",
             subscription=invoice.subscription,
             invoice=invoice.number,
-            amount=invoice.total,
+            amount=invoice.amount_due,
             currency=invoice.currency,
             late=True,
         )
@@ -275,7 +275,7 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: boo
         kind="payment_succeeded",
         subscription=sub,
         invoice=invoice.number,
-        amount=invoice.total,
+        amount=invoice.amount_due,
         currency=invoice.currency,
         reactivated=reactivated,
     )
@@ -394,7 +394,7 @@ def invoice_pay_now(
         raise SubscriptionError(_("This invoice cannot be paid."))
     if invoice.status != InvoiceStatus.OPEN:
         raise SubscriptionError(_("This invoice has nothing left to pay."))
-    charge_confirmed(shown=shown, amount=invoice.total, currency=invoice.currency)
+    charge_confirmed(shown=shown, amount=invoice.amount_due, currency=invoice.currency)
     attempt = invoice_charge(invoice=invoice, trigger="customer", now=now)
     raise_if_failed(attempt)
     return attempt

@@ -206,14 +206,14 @@ def payments_refund(
             continue
         already = max(payment.amount_refunded, committed.get(payment.pk, 0))
         if raw.rule in ("guarantee", "renewal_grace"):
-            amount = payment.total - payment.tax  # the service ends now: all of it
+            amount = payment.refundable_base  # the service ends now: all of it
         elif payment.pk == main.pk:
             # Months already refunded on it (and charged again on keeping the subscription,
             # by a later payment refunded below) are not refunded twice.
             amount = raw.amount - already
         else:
             amount = policy.later_charge_refund(_charge(payment), service_ends=raw.ends_at or now)
-        amount = min(amount, max(0, payment.total - payment.tax - already))
+        amount = min(amount, max(0, payment.refundable_base - already))
         if amount > 0:
             parts.append((payment, amount))
     total = sum(amount for _payment, amount in parts)
@@ -309,7 +309,7 @@ def breakdown_for(
     refunded = sum(amount for _inv, amount in payments)
     before = sum(inv.amount_refunded for inv, _amount in payments) - counted
     return policy.refund_breakdown(
-        paid=sum(inv.total for inv, _amount in payments),
+        paid=sum(inv.amount_due for inv, _amount in payments),
         tax=sum(inv.tax for inv, _amount in payments),
         refunded=refunded,
         currency=payments[0][0].currency,

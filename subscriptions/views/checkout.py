@@ -185,7 +185,7 @@ def invoice_pay(request: AuthenticatedHttpRequest, number: str) -> HttpResponse:
         "charge_token": quotes.charge_token(
             what="invoice",
             pk=invoice.pk,
-            charge=ShownCharge(invoice.total, invoice.currency),
+            charge=ShownCharge(invoice.amount_due, invoice.currency),
             quoted_at=timezone.now(),
         ),
         "attempt": attempt,

@@ -262,6 +262,7 @@ def test_the_request_form_prices_each_target_and_the_decision_states_it(
     assert change.status == ChangeRequestStatus.APPROVED
     assert sub.plan.code == "pro"
     assert 28900 <= sub.credit <= 28920  # re-computed at the decision, seconds later
+    credit_before = sub.credit
     decided = next(m for m in mailoutbox if "approved your move to Pro" in m.body)
     assert "Nothing was charged for the change." in decided.body
     assert "is credited to your subscription" in decided.body
@@ -275,8 +276,14 @@ def test_the_request_form_prices_each_target_and_the_decision_states_it(
 
     billing_run(now=sub.current_period_end)
     renewal = Invoice.objects.get(kind=InvoiceKind.RENEWAL)
-    assert renewal.total == 0  # the credit pays the month before the card
+    # The credit pays the month before the card, as a prepayment: the invoice keeps its
+    # full VAT (the credit note already gave the credited VAT back).
+    assert (renewal.subtotal, renewal.tax, renewal.total) == (4900, 980, 5880)
+    assert (renewal.credit_applied, renewal.amount_due) == (5880, 0)
+    assert renewal.status == InvoiceStatus.PAID
     assert stripe_charges(customer) == [(34800, "eur")]
+    sub.refresh_from_db()
+    assert sub.credit == credit_before - 5880
 
 
 def test_staff_approval_refuses_a_charge_the_decision_page_did_not_show(
