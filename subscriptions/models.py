@@ -398,6 +398,7 @@ INVOICE_FROZEN_FIELDS = (
     "period_end",
     "issued_at",
     "credit_applied",
+    "reverses_refunds",
     "seller",
     "buyer",
     "language",
@@ -464,6 +465,9 @@ class Invoice(models.Model):
     # full base and VAT (the credit note already corrected the VAT), and only the rest,
     # `amount_due`, is charged to the card.
     credit_applied = models.IntegerField(_("settled by credit (minor units)"), default=0)
+    # Months refunded on cancelling, charged again when the subscription is kept: taxed at
+    # the rate its refunds' credit notes gave back, and refundable whole, as those refunds were.
+    reverses_refunds = models.BooleanField(_("charges refunded months again"), default=False)
     tax_rate_bps = models.PositiveIntegerField(_("tax rate (basis points)"))
     tax_regime = models.CharField(
         _("VAT rule"), max_length=16, choices=TaxRegime.choices, default=TaxRegime.FRENCH_VAT
@@ -534,8 +538,16 @@ class Invoice(models.Model):
     @property
     def refundable_base(self) -> int:
         """The most a refund may give back on this payment: never the taxes (002), and never
-        more than the card paid (the part settled by credit was not charged)."""
-        return max(0, min(self.total - self.tax, self.amount_due))
+        more than the card paid (the part settled by credit was not charged). Months charged
+        again after a kept cancellation are refundable whole: they give back refunds that
+        kept the tax already."""
+        return max(0, min(self.total - self.kept_tax, self.amount_due))
+
+    @property
+    def kept_tax(self) -> int:
+        """The VAT a refund of this payment keeps (002): none on months charged again, whose
+        refunds kept it already."""
+        return 0 if self.reverses_refunds else self.tax
 
     @property
     def refundable_left(self) -> int:

@@ -256,6 +256,8 @@ def cancellation_undo(
         charge_confirmed(shown=shown, amount=amount, currency=sub.currency)
         invoice = None
         if amount > 0 and sub.price is not None:
+            # Taxed as the payment the refunds came from: their credit notes gave its VAT back.
+            original = charged_back[0].invoice
             invoice = invoice_issue(
                 subscription=sub,
                 kind=InvoiceKind.PRORATION,
@@ -264,13 +266,13 @@ def cancellation_undo(
                 now=now,
                 lines=[
                     (
-                        "Months refunded on cancellation, charged again (VAT paid on the "
-                        "original invoice) / Mois remboursés à la résiliation, facturés à "
-                        "nouveau (TVA acquittée sur la facture d'origine)",
+                        f"Months refunded on cancellation, charged again (invoice "
+                        f"{original.number}) / Mois remboursés à la résiliation, facturés à "
+                        f"nouveau (facture {original.number})",
                         amount,
                     )
                 ],
-                untaxed=True,
+                reverses=original,
             )
             settle_later(invoice, now)
             # Marked now, under the lock: a second click finds nothing left to charge again.
@@ -343,7 +345,9 @@ def refunds_to_charge_back(subscription: Subscription) -> list[RefundRequest]:
             ends_at=subscription.cancel_at,
             charged_back_by__isnull=True,
             status__in=(RefundStatus.SUCCEEDED, RefundStatus.PROCESSING),
-        ).order_by("pk")
+        )
+        .select_related("invoice")
+        .order_by("pk")
     )
 
 

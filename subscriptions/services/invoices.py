@@ -45,7 +45,7 @@ def invoice_issue(
     now: datetime,
     price: Price | None = None,
     lines: list[tuple[str, int]] | None = None,
-    untaxed: bool = False,
+    reverses: Invoice | None = None,
 ) -> Invoice:
     """Issue a numbered invoice (inside the caller's transaction).
 
@@ -53,9 +53,10 @@ def invoice_issue(
     period of the price, less a free month (003), and the account's credit settles what it
     can of it as a prepayment (`credit_applied`): the credit note that made the credit
     already gave its VAT back, so the invoice keeps its full base and VAT. The VAT rule and
-    rate are the customer's at the moment of issue (country, business, VAT number).
-    `untaxed` bills amounts whose tax was paid on an earlier invoice and never refunded
-    (months charged again after a cancellation is undone)."""
+    rate are the customer's at the moment of issue (country, business, VAT number), or those
+    of `reverses` for refunds charged again (months refunded on cancelling, billed again when
+    the cancellation is undone): their credit notes gave the VAT back at that invoice's rate,
+    so the charge collects it again at the same rate."""
     price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
@@ -71,8 +72,9 @@ def invoice_issue(
     total = max(0, sum(amount for _label, amount in lines))
     if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
         credit_applied = _use_credit(subscription, total)
-    rate_bps = 0 if untaxed else treatment.rate_bps
-    if lines == [(plan_line, amounts.total)]:
+    rate_bps = treatment.rate_bps if reverses is None else reverses.tax_rate_bps
+    regime = treatment.regime if reverses is None else reverses.tax_regime
+    if lines == [(plan_line, amounts.total)] and reverses is None:
         subtotal, tax, total = amounts.subtotal, amounts.tax, amounts.total
     else:
         subtotal, tax = split_tax(total, rate_bps)
@@ -88,7 +90,8 @@ def invoice_issue(
         total=total,
         credit_applied=credit_applied,
         tax_rate_bps=rate_bps,
-        tax_regime=treatment.regime,
+        tax_regime=regime,
+        reverses_refunds=reverses is not None,
         period_start=period_start,
         period_end=period_end,
         issued_at=now,

@@ -64,7 +64,7 @@ def _charge(invoice: Invoice) -> policy.Charge:
         paid_at=invoice.paid_at or invoice.issued_at,
         period_start=invoice.period_start,
         period_end=invoice.period_end,
-        tax=invoice.tax,
+        tax=invoice.kept_tax,
         currency=invoice.currency,
         is_renewal=invoice.kind == InvoiceKind.RENEWAL,
     )
@@ -310,7 +310,7 @@ def breakdown_for(
     before = sum(inv.amount_refunded for inv, _amount in payments) - counted
     return policy.refund_breakdown(
         paid=sum(inv.amount_due for inv, _amount in payments),
-        tax=sum(inv.tax for inv, _amount in payments),
+        tax=sum(inv.kept_tax for inv, _amount in payments),
         refunded=refunded,
         currency=payments[0][0].currency,
         refunded_before=max(0, before),

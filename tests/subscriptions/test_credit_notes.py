@@ -114,6 +114,10 @@ def test_keep_my_subscription_leaves_the_refund_credited_and_bills_the_months_ag
     # edit of the first one.
     assert note.total == back.total == refund.amount
     assert Invoice.objects.get(pk=refund.invoice_id).total == refund.invoice.total
+    # The VAT the credit note gave back is collected again, at the same rate: over the two
+    # documents the VAT nets to nothing, as the money does.
+    assert (back.subtotal, back.tax, back.tax_rate_bps) == (note.subtotal, note.tax, 2000)
+    assert refund.invoice.number in back.lines.get().description
 
 
 def test_a_staff_approved_partial_refund_issues_a_credit_note_for_its_amount(

@@ -203,7 +203,11 @@ def test_each_refund_is_charged_again_once_when_the_subscription_is_kept(
 
     sub = cancellation_undo(user=customer, subscription=sub, now=at + timedelta(days=1))
     back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
-    assert (back.total, back.tax, back.status) == (40833, 0, InvoiceStatus.PAID)
+    # Taxed as the invoice the refund came from (20 %): the refund's credit note gave that VAT
+    # back, the charge collects it again; the customer pays the same 408,33 €.
+    assert (back.total, back.tax, back.status) == (40833, 6805, InvoiceStatus.PAID)
+    assert back.tax_rate_bps == 2000
+    assert back.refundable_base == 40833  # refundable whole, as the refund it reverses
     refund.refresh_from_db()
     assert refund.charged_back_by == back
 
