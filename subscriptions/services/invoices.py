@@ -1,8 +1,10 @@
 """Invoices: amounts, lines, tax, gap-free numbers, issuing and voiding (French law)."""
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -31,9 +33,23 @@ def invoice_amounts(price: Price, customer: TaxProfile) -> tuple[int, int, int]:
 def void_open_invoices(subscription: Subscription) -> None:
     """Nothing more is owed on this subscription. A change's invoice still open is not
     touched: whether Stripe took its payment is settled by the billing run."""
-    Invoice.objects.filter(subscription=subscription, status=InvoiceStatus.OPEN).exclude(
-        kind=InvoiceKind.PRORATION
-    ).update(status=InvoiceStatus.VOID, next_retry_at=None)
+    for invoice in Invoice.objects.filter(
+        subscription=subscription, status=InvoiceStatus.OPEN
+    ).exclude(kind=InvoiceKind.PRORATION):
+        invoice_void(invoice)
+
+
+def invoice_void(invoice: Invoice, **also: Any) -> bool:
+    """Void an open invoice (nothing will be charged on it): the credit it had used goes back
+    to the account's balance. `also`: more fields reset with it. False if it was not open."""
+    voided = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
+        status=InvoiceStatus.VOID, next_retry_at=None, **also
+    )
+    if voided and invoice.credit_applied and invoice.subscription_id is not None:
+        Subscription.objects.filter(pk=invoice.subscription_id).update(
+            credit=F("credit") + invoice.credit_applied
+        )
+    return bool(voided)
 
 
 def invoice_issue(
@@ -46,6 +62,7 @@ def invoice_issue(
     price: Price | None = None,
     lines: list[tuple[str, int]] | None = None,
     reverses: Invoice | None = None,
+    use_credit: bool | None = None,
 ) -> Invoice:
     """Issue a numbered invoice (inside the caller's transaction).
 
@@ -56,7 +73,8 @@ def invoice_issue(
     rate are the customer's at the moment of issue (country, business, VAT number), or those
     of `reverses` for refunds charged again (months refunded on cancelling, billed again when
     the cancellation is undone): their credit notes gave the VAT back at that invoice's rate,
-    so the charge collects it again at the same rate."""
+    so the charge collects it again at the same rate. `use_credit`: whether the account's
+    credit settles it first (by default a period's invoice; an upgrade asks for it too)."""
     price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
@@ -70,7 +88,9 @@ def invoice_issue(
         if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
             lines += _free_months(subscription, price, amounts.total)
     total = max(0, sum(amount for _label, amount in lines))
-    if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
+    if use_credit is None:
+        use_credit = kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL)
+    if use_credit:
         credit_applied = _use_credit(subscription, total)
     rate_bps = treatment.rate_bps if reverses is None else reverses.tax_rate_bps
     regime = treatment.regime if reverses is None else reverses.tax_regime
@@ -171,6 +191,12 @@ def split_tax(total: int, tax_rate_bps: int) -> tuple[int, int]:
     """(net, tax) of an amount that includes tax, to the nearest minor unit."""
     net = (total * 10000 * 2 + (10000 + tax_rate_bps)) // (2 * (10000 + tax_rate_bps))
     return net, total - net
+
+
+def credit_split(subscription: Subscription, amount: int) -> tuple[int, int]:
+    """(from the account's credit, by card) of a charge of `amount`: the credit first."""
+    from_credit = min(max(subscription.credit, 0), max(amount, 0))
+    return from_credit, amount - from_credit
 
 
 def period_total(subscription: Subscription | None, price: Price, customer: TaxProfile) -> int:

@@ -30,7 +30,12 @@ from subscriptions.models import (
 from subscriptions.services.auditing import audit
 from subscriptions.services.credit_notes import credit_for_subscription
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
-from subscriptions.services.invoices import INTERVAL_WORDS, invoice_issue
+from subscriptions.services.invoices import (
+    INTERVAL_WORDS,
+    credit_split,
+    invoice_issue,
+    invoice_void,
+)
 from subscriptions.services.payments import (
     STALE_ATTEMPT,
     STRIPE_UNREACHABLE_RETRY,
@@ -176,7 +181,9 @@ def plan_change(
             raise SubscriptionError(
                 _("Your plan is under a commitment: please send a change request instead.")
             )
-        charge_confirmed(shown=shown, amount=quote.amount_due, currency=sub.currency)
+        # The account's credit pays first (it is shown so): the card is asked for the rest.
+        _from_credit, by_card = credit_split(sub, quote.amount_due)
+        charge_confirmed(shown=shown, amount=by_card, currency=sub.currency)
         if quote.mode == "next_period":
             sub.scheduled_price = target
             sub.save(update_fields=["scheduled_price"])
@@ -205,6 +212,7 @@ def plan_change(
                 now=now,
                 price=target,
                 lines=[(_change_line(old_price, target), quote.amount_due)],
+                use_credit=True,
             )
             settle_later(invoice, now)
     if invoice is not None:
@@ -310,9 +318,7 @@ def outcome_unknown(attempt: PaymentAttempt) -> bool:
 
 
 def _void(invoice: Invoice) -> None:
-    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
-        status=InvoiceStatus.VOID, next_retry_at=None, first_failed_at=None
-    )
+    invoice_void(invoice, first_failed_at=None)
 
 
 def unknown_outcome_error() -> SubscriptionError:

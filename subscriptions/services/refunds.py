@@ -4,6 +4,7 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -248,7 +249,9 @@ def refund_execute(*, refund: RefundRequest, now: datetime, notify: bool = True)
             return ref  # another worker is asking Stripe right now
         inv = Invoice.objects.select_for_update().get(pk=ref.invoice_id)
         # A payment for a change that was never made goes back whole, its tax included.
-        cap = inv.total - inv.amount_refunded if ref.rule == UNAPPLIED else refundable_left(inv)
+        cap = (
+            inv.amount_due - inv.amount_refunded if ref.rule == UNAPPLIED else refundable_left(inv)
+        )
         if ref.amount > cap:
             ref.status = RefundStatus.FAILED
             ref.last_error = "amount exceeds what is left to refund"
@@ -415,7 +418,12 @@ def unapplied_change_refund(*, invoice: Invoice, now: datetime) -> RefundRequest
         existing = existing_request(inv)
         if existing is not None:
             return existing
-        amount = inv.total - inv.amount_refunded
+        amount = inv.amount_due - inv.amount_refunded
+        if inv.credit_applied and inv.subscription_id is not None:
+            # The change was not made: the credit it used goes back to the balance.
+            Subscription.objects.filter(pk=inv.subscription_id).update(
+                credit=F("credit") + inv.credit_applied
+            )
         assert inv.user is not None  # noqa: S101 - a paid invoice keeps its customer
         refund = RefundRequest.objects.create(
             user=inv.user,

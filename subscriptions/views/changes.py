@@ -17,6 +17,7 @@ from subscriptions.services.contract_changes import (
     contract_change_options,
 )
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
+from subscriptions.services.invoices import credit_split
 from subscriptions.services.plan_changes import (
     plan_change_quote_for,
     quote_token,
@@ -67,6 +68,10 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
         messages.error(request, exc.message)
         return redirect("subscriptions:detail")
     target_amounts = target.amounts_for(customer_tax(request.user))
+    # The account's credit pays first: the card is charged, and the form signs, the rest.
+    from_credit, by_card = (0, 0)
+    if quote.mode == "immediate":
+        from_credit, by_card = credit_split(subscription, quote.amount_due)
     context = {
         "subscription": subscription,
         "target": target,
@@ -78,8 +83,10 @@ def plan_change(request: AuthenticatedHttpRequest, price_id: int) -> HttpRespons
             translation.get_language() or "fr",
             tz=request.user.time_zone,
         ),
+        "from_credit": from_credit,
+        "by_card": by_card,
         "token": quote_token(
-            subscription=subscription, target=target, quoted_at=now, amount=quote.amount_due
+            subscription=subscription, target=target, quoted_at=now, amount=by_card
         ),
         "error": error,
     }

@@ -9,11 +9,16 @@ from decimal import Decimal
 
 import pytest
 import stripe
+import time_machine
+from django.utils import timezone
 
 from subscriptions.invoices import document_pdf
 from subscriptions.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus, Price
+from subscriptions.money import format_money
 from subscriptions.services.billing import billing_run
 from subscriptions.services.checkout import subscribe
+from subscriptions.services.contract_changes import change_request_create, change_request_decide
+from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.invoices import period_total
 from subscriptions.services.plan_changes import plan_change, plan_change_quote_for, quote_token
 from tests.subscriptions.test_documents import NS, amounts, pdf_text, xml_of
@@ -134,3 +139,87 @@ def test_the_pdf_and_the_xml_show_the_credit_as_a_prepayment(customer, credited,
     assert amounts(root, summary + "ram:DuePayableAmount") == [Decimal("0.00")]
     # No allowance: the credit lowers what is due, not the taxable base.
     assert root.find(".//ram:SpecifiedTradeAllowanceCharge", NS) is None
+
+
+@pytest.fixture
+def credited_monthly(customer, catalog, add_card, reviewer):
+    """Starter yearly, moved by an approved contract change to Pro monthly a week in: the
+    unused year is credited (000), more than a month of Pro."""
+    add_card(customer)
+    sub = subscribe(user=customer, price=price("starter", "year"), now=T0)
+    at = T0 + timedelta(days=7)
+    change = change_request_create(
+        user=customer, subscription=sub, target=price("pro", "month"), reason="SMS", message=""
+    )
+    change_request_decide(change=change, actor=reviewer, approve=True, reason="", now=at)
+    sub.refresh_from_db()
+    assert sub.price == price("pro", "month")
+    assert sub.credit > 0
+    return sub
+
+
+def change_page(client, target):
+    return client.get(f"/en/account/subscription/change/{target.pk}/").content.decode()
+
+
+def test_an_upgrade_takes_the_credit_first_and_the_card_for_the_rest(
+    customer, credited_monthly, client, mailoutbox
+):
+    sub = credited_monthly
+    credit = sub.credit
+    charged_before = card_charges(customer)
+    customer.language = "en"
+    customer.save(update_fields=["language"])
+    client.force_login(customer)
+    target = price("premium", "year")  # a new yearly period now, less the unused month
+    with time_machine.travel(sub.current_period_start + timedelta(days=1), tick=False):
+        quote = plan_change_quote_for(subscription=sub, target=target, now=timezone.now())
+        assert quote.amount_due > credit
+        card = quote.amount_due - credit
+        html = change_page(client, target)
+        assert (
+            f"To pay today: {eur(quote.amount_due)}: {eur(credit)} from your credit, and "
+            f"{eur(card)} by card."
+        ) in html
+        assert f"Confirm and pay {eur(card)}" in html
+        token = re.search(r'name="quote" value="([^"]+)"', html).group(1)
+        client.post(f"/en/account/subscription/change/{target.pk}/", {"quote": token})
+
+    sub.refresh_from_db()
+    assert sub.price == target
+    assert sub.credit == 0
+    invoice = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (invoice.total, invoice.credit_applied, invoice.amount_due) == (
+        quote.amount_due,
+        credit,
+        card,
+    )
+    assert card_charges(customer) == sorted([*charged_before, card])
+    changed = next(m for m in mailoutbox if m.subject == "You are now on Premium")
+    assert (
+        f"The change comes to {eur(quote.amount_due)} (invoice {invoice.number}): "
+        f"{eur(credit)} from your credit, and {eur(card)} charged to your card."
+    ) in " ".join(changed.body.split())
+
+
+def test_a_declined_upgrade_gives_the_credit_back(customer, credited_monthly, add_card):
+    sub = credited_monthly
+    credit = sub.credit
+    add_card(customer, "pm_card_chargeCustomerFail")
+    target = price("premium", "year")
+    at = sub.current_period_start + timedelta(days=1)
+    quote = plan_change_quote_for(subscription=sub, target=target, now=at)
+    token = quote_token(
+        subscription=sub, target=target, quoted_at=at, amount=quote.amount_due - credit
+    )
+    with pytest.raises(SubscriptionError, match="you stay on your current plan"):
+        plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
+    sub.refresh_from_db()
+    assert sub.price == price("pro", "month")
+    assert sub.credit == credit  # nothing was charged: the credit is still there
+    invoice = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    assert (invoice.status, invoice.credit_applied) == (InvoiceStatus.VOID, credit)
+
+
+def eur(minor):
+    return format_money(minor, "EUR", "en")
