@@ -45,11 +45,18 @@ def invoice_void(invoice: Invoice, **also: Any) -> bool:
     voided = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.OPEN).update(
         status=InvoiceStatus.VOID, next_retry_at=None, **also
     )
-    if voided and invoice.credit_applied and invoice.subscription_id is not None:
+    if voided:
+        credit_give_back(invoice)
+    return bool(voided)
+
+
+def credit_give_back(invoice: Invoice) -> None:
+    """The credit an invoice used goes back to the account's balance: nothing was taken on
+    it after all (voided, or the change it paid for was not made)."""
+    if invoice.credit_applied and invoice.subscription_id is not None:
         Subscription.objects.filter(pk=invoice.subscription_id).update(
             credit=F("credit") + invoice.credit_applied
         )
-    return bool(voided)
 
 
 def invoice_issue(
@@ -207,8 +214,10 @@ def period_total(subscription: Subscription | None, price: Price, customer: TaxP
     if subscription is None:
         return full
     lines, _free = _free_month_lines(subscription.free_months, price, full)
-    total = max(0, full + sum(amount for _label, amount in lines))
-    return total - min(max(subscription.credit, 0), total)
+    _from_credit, by_card = credit_split(
+        subscription, max(0, full + sum(amount for _label, amount in lines))
+    )
+    return by_card
 
 
 def _free_month_lines(
@@ -241,7 +250,7 @@ def _free_months(subscription: Subscription, price: Price, amount: int) -> list[
 def _use_credit(subscription: Subscription, total: int) -> int:
     """The account's credit settles what it can of an invoice of `total`; the balance goes
     down here (the subscription row is locked by the caller)."""
-    used = min(max(subscription.credit, 0), total)
+    used, _by_card = credit_split(subscription, total)
     if used:
         subscription.credit -= used
         subscription.save(update_fields=["credit"])

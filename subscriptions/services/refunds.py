@@ -4,7 +4,6 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -28,7 +27,7 @@ from subscriptions.money import format_money
 from subscriptions.services.auditing import audit
 from subscriptions.services.credit_notes import credit_note_issue
 from subscriptions.services.errors import SubscriptionConflict, SubscriptionError
-from subscriptions.services.invoices import void_open_invoices
+from subscriptions.services.invoices import credit_give_back, void_open_invoices
 from subscriptions.services.periods import pending_changes_close
 from subscriptions.services.refund_quotes import (
     AUTOMATIC_RULES,
@@ -419,11 +418,7 @@ def unapplied_change_refund(*, invoice: Invoice, now: datetime) -> RefundRequest
         if existing is not None:
             return existing
         amount = inv.amount_due - inv.amount_refunded
-        if inv.credit_applied and inv.subscription_id is not None:
-            # The change was not made: the credit it used goes back to the balance.
-            Subscription.objects.filter(pk=inv.subscription_id).update(
-                credit=F("credit") + inv.credit_applied
-            )
+        credit_give_back(inv)  # the change was not made: its credit goes back
         assert inv.user is not None  # noqa: S101 - a paid invoice keeps its customer
         refund = RefundRequest.objects.create(
             user=inv.user,
