@@ -23,7 +23,9 @@ PROCESS_TASK = "subscriptions.tasks.stripe_event_process"
 def webhook(request: HttpRequest, uuid: Any) -> HttpResponse:
     if "stripe-signature" not in request.headers:
         return HttpResponseBadRequest()  # nothing stored without a signature (dj-stripe)
-    endpoint = get_object_or_404(WebhookEndpoint, djstripe_uuid=uuid)
+    endpoint = get_object_or_404(
+        WebhookEndpoint.objects.select_related("djstripe_owner_account"), djstripe_uuid=uuid
+    )
     trigger = webhooks.trigger_store(request, endpoint)
     if not trigger.valid:
         return HttpResponseBadRequest()

@@ -107,7 +107,7 @@ REREAD_BY_US = (
 
 def trigger_store(request: HttpRequest, endpoint: WebhookEndpoint) -> WebhookEventTrigger:
     """In the request: dj-stripe's WebhookEventTrigger.from_request without its processing.
-    The event is stored with its headers, its signature checked (no Stripe call)."""
+    The event is stored with its headers and whether its signature holds (no Stripe call)."""
     try:
         body = request.body.decode(request.encoding or "utf-8")
     except UnicodeDecodeError:
@@ -116,7 +116,7 @@ def trigger_store(request: HttpRequest, endpoint: WebhookEndpoint) -> WebhookEve
     # Issue 13: a secret chosen by the caller never replaces the endpoint's, DEBUG or not
     # (dj-stripe's validate() reads this header in DEBUG): it is not even stored.
     headers = {k: v for k, v in request.headers.items() if k.lower() != OVERRIDE_HEADER}
-    trigger = WebhookEventTrigger.objects.create(
+    trigger = WebhookEventTrigger(
         headers=headers,
         body=body,
         remote_ip=get_remote_ip(request),
@@ -126,8 +126,9 @@ def trigger_store(request: HttpRequest, endpoint: WebhookEndpoint) -> WebhookEve
     api_key = (account.default_api_key if account else None) or (
         djstripe_settings.get_default_api_key(endpoint.livemode)
     )
+    # Checked before it is stored, so that storing it, valid or not, is one insert.
     trigger.valid = trigger.validate(secret=endpoint.secret, api_key=api_key)
-    trigger.save(update_fields=["valid"])
+    trigger.save(force_insert=True)
     return trigger
 
 

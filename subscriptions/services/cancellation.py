@@ -36,7 +36,7 @@ from subscriptions.services.plan_changes import (
     settle_later,
     unknown_outcome_error,
 )
-from subscriptions.services.refund_quotes import latest_payment, payments_refund, total
+from subscriptions.services.refund_quotes import Reads, latest_payment, payments_refund, total
 from subscriptions.services.refunds import (
     refund_made_already,
     refund_requests_create,
@@ -84,11 +84,12 @@ def cancellation_quote(*, subscription: Subscription, now: datetime) -> Cancella
     refund_parts: tuple[tuple[Invoice, int], ...] = ()
     guarantee_parts: tuple[tuple[Invoice, int], ...] = ()
     if invoice is not None:
-        full = payments_refund(invoice=invoice, now=now)
+        reads: Reads = {}  # both quotes are on the same payments: their rows are read once
+        full = payments_refund(invoice=invoice, now=now, reads=reads)
         if full.quote.rule in ("guarantee", "renewal_grace"):
             guarantee = full.quote
             guarantee_parts = full.parts or ((invoice, full.quote.amount),)
-        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True)
+        plain = payments_refund(invoice=invoice, now=now, skip_full_refunds=True, reads=reads)
         if plain.quote.rule == "remaining_months" and plain.quote.amount > 0:
             refund = plain.quote
             refund_parts = plain.parts or ((invoice, plain.quote.amount),)

@@ -1,7 +1,9 @@
 """What a refund would be: the rules of 002/004 applied to our invoices, nothing written."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 
 from django.utils import translation
 
@@ -97,8 +99,27 @@ def _refundable(invoice: Invoice) -> bool:
     )
 
 
+T = TypeVar("T")
+
+# What quotes read, kept for the next quote of the same request (a cancellation summary
+# quotes the full refund and the plain one on the same payments): (kind, keys) -> rows.
+Reads = dict[tuple[object, ...], Any]
+
+
+def _once(reads: Reads | None, key: tuple[object, ...], read: Callable[[], T]) -> T:
+    if reads is None:
+        return read()
+    if key not in reads:
+        reads[key] = read()
+    return cast(T, reads[key])
+
+
 def _policy_quote(
-    invoice: Invoice, now: datetime, skip_full_refunds: bool, price: Price | None = None
+    invoice: Invoice,
+    now: datetime,
+    skip_full_refunds: bool,
+    price: Price | None = None,
+    reads: Reads | None = None,
 ) -> policy.RefundQuote:
     """The policy's quote for one paid invoice at `now`, in the customer's country and zone,
     before what was already refunded is taken off."""
@@ -111,7 +132,11 @@ def _policy_quote(
         _charge(invoice),
         first_paid_at=sub.first_paid_at,
         now=now,
-        guarantee_used=guarantee_used(user=user, invoice=invoice),
+        guarantee_used=_once(
+            reads,
+            ("guarantee_used", invoice.pk),
+            lambda: guarantee_used(user=user, invoice=invoice),
+        ),
         country=holiday_country(user.country),
         tz=user.time_zone,
     )
@@ -151,7 +176,11 @@ def _period_payments(invoice: Invoice) -> tuple[Invoice | None, list[Invoice]]:
 
 
 def payments_refund(
-    *, invoice: Invoice, now: datetime, skip_full_refunds: bool = False
+    *,
+    invoice: Invoice,
+    now: datetime,
+    skip_full_refunds: bool = False,
+    reads: Reads | None = None,
 ) -> PaymentsRefund:
     """The rule is decided on the current period's main payment, under the terms of the plan
     in force (an approved contract change lifts a commitment); it then reaches:
@@ -163,7 +192,8 @@ def payments_refund(
     months were credited to the current period when it was replaced.
 
     `skip_full_refunds` gives the quote of a plain cancellation when the customer did not
-    take the full refund (guarantee or forgotten renewal) offered beside it."""
+    take the full refund (guarantee or forgotten renewal) offered beside it. `reads`: a dict
+    shared by the quotes of one request, so that the rows they all need are read once."""
     none = PaymentsRefund(
         policy.RefundQuote(amount=0, currency=invoice.currency, rule="none", ends_at=None), (), None
     )
@@ -171,28 +201,36 @@ def payments_refund(
         return none
     sub = invoice.subscription
     assert sub is not None  # noqa: S101 - _refundable checked it
-    main, later = _period_payments(invoice)
+    main, later = _once(reads, ("period", invoice.pk), lambda: _period_payments(invoice))
     current = main is not None and _refundable(main) and (invoice == main or invoice in later)
     if current:
         assert main is not None  # noqa: S101 - just checked
         in_force = sub.price
-        raw = _policy_quote(main, now, skip_full_refunds, in_force)
+        raw = _policy_quote(main, now, skip_full_refunds, in_force, reads)
     else:
         main, later, in_force = invoice, [], None
-        raw = _policy_quote(main, now, skip_full_refunds)
+        raw = _policy_quote(main, now, skip_full_refunds, reads=reads)
         if raw.rule != "guarantee":
             return none
     if raw.rule == "none":
         return none
     payments = [main, *later]
     if raw.rule == "guarantee":
-        payments = list(
-            Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
-            .select_related("price", "subscription", "user")
-            .order_by("paid_at", "pk")
+        payments = _once(
+            reads,
+            ("paid", sub.pk),
+            lambda: list(
+                Invoice.objects.filter(subscription=sub, status=InvoiceStatus.PAID)
+                .select_related("price", "subscription", "user")
+                .order_by("paid_at", "pk")
+            ),
         )
-    standing = RefundRequest.objects.filter(invoice__in=payments).exclude(
-        status=RefundStatus.REJECTED
+    standing = _once(
+        reads,
+        ("standing", *(payment.pk for payment in payments)),
+        lambda: list(
+            RefundRequest.objects.filter(invoice__in=payments).exclude(status=RefundStatus.REJECTED)
+        ),
     )
     requested = {r.invoice_id for r in standing if r.charged_back_by_id is None}
     # Refunds charged again ("keep my subscription") were given back, or are on their way:

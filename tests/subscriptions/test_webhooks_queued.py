@@ -4,6 +4,8 @@ event, with no Stripe call; a worker processes it with one Stripe fetch."""
 import pytest
 import stripe
 from celery import current_app
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from djstripe.models import Account, Event, WebhookEventTrigger
 from stripe._http_client import HTTPClient
 
@@ -48,10 +50,14 @@ def test_the_request_stores_the_event_and_a_worker_applies_it_with_one_fetch(
     Account.get_or_retrieve_for_api_key(stripe.api_key)
     stripe_calls.clear()
 
-    response = deliver(client, endpoint, "payment_intent.succeeded", intent)
+    with CaptureQueriesContext(connection) as queries:
+        response = deliver(client, endpoint, "payment_intent.succeeded", intent)
 
     assert response.status_code == 200
     assert stripe_calls == []  # nothing asked of Stripe while it waits for our answer
+    # The endpoint with its account, the event stored once with its signature checked, and
+    # whether it names a deleted customer's Stripe id (then it is scrubbed, issue 13).
+    assert len(queries) == 3, [q["sql"][:120] for q in queries.captured_queries]
     trigger = WebhookEventTrigger.objects.get()
     assert (trigger.valid, trigger.processed) == (True, False)
     assert queued == [{"trigger_id": trigger.pk}]
