@@ -24,6 +24,7 @@ from subscriptions.models import (
 )
 from subscriptions.services.credit_notes import credit_note_issue
 from subscriptions.services.invoices import seller_snapshot
+from tests.factories import UserFactory
 
 ISSUED = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 NS = {
@@ -116,87 +117,136 @@ def major(minor):
     return Decimal(minor) / 100
 
 
-FRENCH_MENTIONS = [
-    "Facture 2026-000042",
-    "e-confiance SAS",
-    "SAS au capital de 10 000 €",
-    "SIREN 123456782",
-    "SIRET 12345678200002",
-    "RCS Paris 123456782",
-    "N° de TVA intracommunautaire : FR11123456782",
-    "12 rue de la Paix, 75002 Paris, France",
-    "Boulangerie Martin",
-    "Camille Martin",
-    "3 place du Marché",
-    "69002 Lyon",
-    "N° de TVA intracommunautaire : FR40303265045",
-    "Numéro de facture",
-    "Date d’émission",
-    "15 janvier 2026",
-    "Période facturée",
-    "15 janvier 2026 – 15 février 2026",
-    "Pro, mensuel",
-    "Qté",
-    "Prix unitaire HT",
-    "Taux de TVA",
-    "Montant HT",
-    "Total HT",
-    "TVA 20 %",
-    "Total TTC",
-    "49,00 €",
-    "9,80 €",
-    "58,80 €",
-    "Payée par carte le 15 janvier 2026.",
-    "Pas d’escompte pour paiement anticipé.",
-    "trois fois le taux d’intérêt légal",
-    "indemnité forfaitaire de 40,00 € pour frais de recouvrement",
-    "L441-10 et D441-5 du Code de commerce",
-]
-
-ENGLISH_MENTIONS = [
-    "Invoice 2026-000042",
-    "SAS with a share capital of 10 000 €",
-    "SIREN 123456782",
-    "SIRET 12345678200002",
-    "RCS Paris 123456782",
-    "VAT number: FR11123456782",
-    "VAT number: FR40303265045",
-    "Issue date",
-    "January 15, 2026",
-    "Service period",
-    "Pro, monthly",
-    "Unit price excl. VAT",
-    "VAT rate",
-    "Subtotal excl. VAT",
-    "VAT 20%",
-    "Total incl. VAT",
-    "€49.00",
-    "€9.80",
-    "€58.80",
-    "Paid by card on January 15, 2026.",
-    "No discount for early payment.",
-    "three times the French legal interest rate",
-    "fixed indemnity of €40.00 for recovery costs",
-]
-
-
 def squash(text):
     return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
 
 
-@pytest.mark.parametrize(
-    ("language", "mentions"), [("fr", FRENCH_MENTIONS), ("en", ENGLISH_MENTIONS)]
-)
-def test_every_legal_mention_is_on_the_invoice_in_its_language(
-    customer, catalog, tmp_path, language, mentions
-):
+# Every mention the issue lists (L441-9, CGI art. 242 nonies A), as the PDF prints it on a
+# business buyer's invoice under French VAT, then on a reverse-charged EU business's one.
+# A line reads across its columns: description, quantity, unit price before tax, VAT rate,
+# amount before tax.
+MENTIONS = {
+    "fr": {
+        "seller name": ["e-confiance SAS"],
+        "legal form and share capital": ["SAS au capital de 10 000 €"],
+        "SIREN and SIRET": ["SIREN 123456782", "SIRET 12345678200002"],
+        "RCS city": ["RCS Paris 123456782"],
+        "seller VAT number": ["N° de TVA intracommunautaire : FR11123456782"],
+        "seller address": ["12 rue de la Paix, 75002 Paris, France"],
+        "buyer name": ["Boulangerie Martin", "Camille Martin"],
+        "buyer address": ["3 place du Marché", "69002 Lyon"],
+        "buyer VAT number": ["N° de TVA intracommunautaire : FR40303265045"],
+        "number": ["Facture 2026-000042", "Numéro de facture 2026-000042"],
+        "issue date": ["Date d’émission 15 janvier 2026"],
+        "service period": ["Période facturée 15 janvier 2026 – 15 février 2026"],
+        "line headings": ["Désignation Qté Prix unitaire HT Taux de TVA Montant HT"],
+        "line": ["Pro, mensuel 1 49,00 € 20 % 49,00 €"],
+        "total before tax": ["Total HT 49,00 €"],
+        "VAT by rate": ["TVA 20 % 9,80 €"],
+        "total": ["Total TTC 58,80 €"],
+        "payment date and method": ["Payée par carte le 15 janvier 2026."],
+        "no discount": ["Pas d’escompte pour paiement anticipé."],
+        "late penalties": [
+            "En cas de retard de paiement : pénalités au taux de trois fois le taux d’intérêt légal"
+        ],
+        "recovery indemnity": [
+            "indemnité forfaitaire de 40,00 € pour frais de recouvrement",
+            "L441-10 et D441-5 du Code de commerce",
+        ],
+    },
+    "en": {
+        "seller name": ["e-confiance SAS"],
+        "legal form and share capital": ["SAS with a share capital of 10 000 €"],
+        "SIREN and SIRET": ["SIREN 123456782", "SIRET 12345678200002"],
+        "RCS city": ["RCS Paris 123456782"],
+        "seller VAT number": ["VAT number: FR11123456782"],
+        "seller address": ["12 rue de la Paix, 75002 Paris, France"],
+        "buyer name": ["Boulangerie Martin", "Camille Martin"],
+        "buyer address": ["3 place du Marché", "69002 Lyon"],
+        "buyer VAT number": ["VAT number: FR40303265045"],
+        "number": ["Invoice 2026-000042", "Invoice number 2026-000042"],
+        "issue date": ["Issue date January 15, 2026"],
+        "service period": ["Service period January 15, 2026 – February 15, 2026"],
+        "line headings": ["Description Qty Unit price excl. VAT VAT rate Amount excl. VAT"],
+        "line": ["Pro, monthly 1 €49.00 20% €49.00"],
+        "total before tax": ["Subtotal excl. VAT €49.00"],
+        "VAT by rate": ["VAT 20% €9.80"],
+        "total": ["Total incl. VAT €58.80"],
+        "payment date and method": ["Paid by card on January 15, 2026."],
+        "no discount": ["No discount for early payment."],
+        "late penalties": ["Late payment: penalties at three times the French legal interest rate"],
+        "recovery indemnity": [
+            "fixed indemnity of €40.00 for recovery costs",
+            "L441-10 and D441-5 of the Code de commerce",
+        ],
+    },
+}
+REVERSE_CHARGE_MENTIONS = {
+    "fr": {
+        "reverse-charge mention": ["Autoliquidation – article 196 de la directive 2006/112/CE"],
+        "buyer VAT number": ["N° de TVA intracommunautaire : DE136695976"],
+        "VAT by rate": ["TVA 0 % 0,00 €"],
+        "total": ["Total TTC 49,00 €"],
+    },
+    "en": {
+        "reverse-charge mention": ["Reverse charge – Article 196 of Council Directive 2006/112/EC"],
+        "buyer VAT number": ["VAT number: DE136695976"],
+        "VAT by rate": ["VAT 0% €0.00"],
+        "total": ["Total incl. VAT €49.00"],
+    },
+}
+
+
+def missing_mentions(text, expected):
+    """{mention: the words of it not found in `text`}, for those not all there."""
+    missing = {
+        item: [one for one in said if squash(one) not in text] for item, said in expected.items()
+    }
+    return {item: said for item, said in missing.items() if said}
+
+
+def mentions_on_invoices(customer, catalog, tmp_path, language):
+    """The text of a French-VAT invoice to a business and of a reverse-charged one, in
+    `language`, and the mentions missing from each."""
     invoice = make_invoice(customer, catalog, language=language)
     text = squash(pdf_text(document_pdf(invoice), tmp_path))
-    for mention in mentions:
-        assert squash(mention) in text, mention
-    if language == "fr":
-        for english in ("Invoice", "Paid by card", "VAT number", "Late payment"):
-            assert english not in text, english
+    reverse = make_invoice(
+        UserFactory(), catalog, number="2026-000043", language=language, **KINDS["reverse_charge"]
+    )
+    reverse_text = squash(pdf_text(document_pdf(reverse), tmp_path))
+    return (
+        text,
+        reverse_text,
+        missing_mentions(text, MENTIONS[language]),
+        missing_mentions(reverse_text, REVERSE_CHARGE_MENTIONS[language]),
+    )
+
+
+def test_every_legal_mention_is_on_a_french_invoice_in_french(customer, catalog, tmp_path):
+    text, reverse_text, missing, missing_reverse = mentions_on_invoices(
+        customer, catalog, tmp_path, "fr"
+    )
+    assert missing == {}
+    assert missing_reverse == {}
+    # The legal mentions are French on a French invoice: nothing in English slips in.
+    for english in ("Invoice", "Paid by card", "VAT number", "Late payment", "Reverse charge"):
+        assert english not in text + reverse_text, english
+    # Under French VAT there is no reverse-charge mention; reverse-charged, no French VAT.
+    assert "Autoliquidation" not in text
+    assert "TVA 20 %" not in reverse_text
+
+
+def test_every_legal_mention_is_on_an_english_invoice_in_english(customer, catalog, tmp_path):
+    text, reverse_text, missing, missing_reverse = mentions_on_invoices(
+        customer, catalog, tmp_path, "en"
+    )
+    assert missing == {}
+    assert missing_reverse == {}
+    # The invoice is in the customer's language: no French heading or mention left.
+    for french in ("Facture", "Payée par carte", "TVA", "Autoliquidation", "pénalités"):
+        assert french not in text + reverse_text, french
+    assert "Reverse charge" not in text
+    assert "VAT 20%" not in reverse_text
 
 
 def test_a_consumer_is_not_told_of_the_business_recovery_indemnity(customer, catalog, tmp_path):
