@@ -17,7 +17,7 @@ from subscriptions.models import (
     RefundRequest,
 )
 from subscriptions.services.auditing import audit
-from subscriptions.services.invoices import split_tax
+from subscriptions.services.invoices import eur_vat, split_tax
 
 CREDIT_NOTE_PREFIX = "AV"
 
@@ -62,6 +62,8 @@ def credit_note_issue(
         total=amount,
         tax_rate_bps=invoice.tax_rate_bps,
         tax_regime=invoice.tax_regime,
+        # The VAT it gives back in euros at the rate of the invoice (as declared then).
+        **eur_vat(invoice.currency, tax, invoice.tax_regime, now, rate=invoice.eur_rate),
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         issued_at=now,

@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import facturx
 import pytest
+from django.contrib.auth.models import Group
 from lxml import etree
 
 from subscriptions.invoices import document_pdf
 from subscriptions.models import (
     CreditNote,
+    ExchangeRate,
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -23,7 +25,7 @@ from subscriptions.models import (
     TaxRegime,
 )
 from subscriptions.services.credit_notes import credit_note_issue
-from subscriptions.services.invoices import seller_snapshot
+from subscriptions.services.invoices import eur_vat, invoice_issue, seller_snapshot
 from tests.factories import UserFactory
 
 ISSUED = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -65,6 +67,7 @@ def make_invoice(
         total=subtotal + tax,
         tax_rate_bps=rate_bps,
         tax_regime=regime,
+        **eur_vat(currency, tax, regime, ISSUED),
         period_start=ISSUED,
         period_end=ISSUED + timedelta(days=31),
         issued_at=ISSUED,
@@ -343,6 +346,20 @@ CATEGORY = {
 }
 
 
+# VAT 9.80 USD at 0.86 = 8.428 -> 8.43 €; 9.80 GBP at 1.15 = 11.27 €. The credit notes of
+# 20.00 give back 3.33 of VAT: 2.86 € and 3.83 €, at the rate of the invoice they correct.
+EUR_VAT = {
+    "french_vat_usd": {
+        "invoice": (Decimal("8.43"), "TVA en euros : 8,43 € (taux 1 USD = 0,86 €)"),
+        "credit_note": (Decimal("2.86"), "TVA en euros : 2,86 € (taux 1 USD = 0,86 €)"),
+    },
+    "french_vat_gbp": {
+        "invoice": (Decimal("11.27"), "TVA en euros : 11,27 € (taux 1 GBP = 1,15 €)"),
+        "credit_note": (Decimal("3.83"), "TVA en euros : 3,83 € (taux 1 GBP = 1,15 €)"),
+    },
+}
+
+
 @pytest.mark.parametrize("credit_note", [False, True], ids=["invoice", "credit_note"])
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_every_kind_of_document_is_a_valid_factur_x_en16931(
@@ -371,8 +388,25 @@ def test_every_kind_of_document_is_a_valid_factur_x_en16931(
     )
     total = settlement + "ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:"
     assert amounts(root, total + "GrandTotalAmount") == [major(document.total)]
-    assert amounts(root, total + "TaxTotalAmount") == [major(document.tax)]
+    in_currency = f"TaxTotalAmount[@currencyID='{invoice.currency}']"
+    assert amounts(root, total + in_currency) == [major(document.tax)]
     text = squash(pdf_text(pdf, tmp_path))
+    # CGI art. 242 nonies A: French VAT in another currency is stated in euros too (BT-6,
+    # BT-111), at the demo rate of the setting (no rate entered by staff here).
+    in_euros = EUR_VAT.get(kind, {}).get("credit_note" if credit_note else "invoice")
+    if in_euros:
+        tax_eur, printed = in_euros
+        assert root.findtext(settlement + "ram:TaxCurrencyCode", namespaces=NS) == "EUR"
+        totals = root.findall(total + "TaxTotalAmount", NS)
+        assert [(t.get("currencyID"), Decimal(t.text)) for t in totals] == [
+            (invoice.currency, major(document.tax)),
+            ("EUR", tax_eur),
+        ]
+        assert squash(printed) in text
+    else:
+        assert root.find(settlement + "ram:TaxCurrencyCode", NS) is None
+        assert len(root.findall(total + "TaxTotalAmount", NS)) == 1
+        assert "TVA en euros" not in text
     if credit_note:
         reference = settlement + "ram:InvoiceReferencedDocument/ram:IssuerAssignedID"
         assert root.findtext(reference, namespaces=NS) == invoice.number
@@ -486,3 +520,81 @@ def test_credit_notes_have_their_own_gap_free_yearly_sequence(customer, catalog)
         "AV-2027-000001",
     ]
     assert invoice.number == "2026-000042"  # invoices keep their own sequence
+
+
+# --- VAT in euros on invoices in another currency (CGI art. 242 nonies A) ---------------------
+
+
+def usd_subscription(user, catalog):
+    price = Price.objects.get(plan=catalog["pro"], interval="month", currency="USD")
+    return Subscription.objects.create(
+        user=user, plan=price.plan, price=price, status=SubscriptionStatus.ACTIVE, currency="USD"
+    )
+
+
+def issue(subscription, at):
+    return invoice_issue(
+        subscription=subscription,
+        kind=InvoiceKind.RENEWAL,
+        period_start=at,
+        period_end=at + timedelta(days=30),
+        now=at,
+    )
+
+
+def test_the_rate_staff_entered_for_the_issue_date_is_kept_on_the_invoice_and_its_notes(
+    client, customer, catalog, tmp_path
+):
+    from tests.conftest import staff_login
+
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(Group.objects.get(name="Billing"))
+    staff_login(client, staff)
+    for valid_from, rate in (("2026-01-10", "0.9100"), ("2026-01-20", "0.9500")):
+        response = client.post(
+            "/en/admin/subscriptions/exchangerate/add/",
+            {"currency": "USD", "valid_from": valid_from, "eur_per_unit": rate},
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+    sub = usd_subscription(customer, catalog)
+
+    invoice = issue(sub, ISSUED)  # 15 January: the rate from the 10th
+
+    # $55.00 before tax, 20 % VAT: $11.00 of VAT; 11.00 x 0.91 = 10.01 €.
+    assert (invoice.currency, invoice.total, invoice.tax) == ("USD", 6600, 1100)
+    assert (invoice.eur_rate, invoice.tax_eur) == (Decimal("0.91"), 1001)
+    # A rate corrected afterwards changes no issued document: the invoice kept its own.
+    rate = ExchangeRate.objects.get(valid_from="2026-01-10")
+    rate.eur_per_unit = Decimal("0.99")
+    rate.save()
+    invoice.refresh_from_db()
+    assert (invoice.eur_rate, invoice.tax_eur) == (Decimal("0.91"), 1001)
+    with pytest.raises(IssuedDocumentEdited):
+        Invoice.objects.filter(pk=invoice.pk).update(eur_rate=Decimal("0.99"))
+    text = squash(pdf_text(document_pdf(invoice, language="en"), tmp_path))
+    assert "VAT in euros: €10.01 (rate 1 USD = €0.91)" in text
+    # A credit note on the 25th gives the VAT back at the invoice's rate, not the day's:
+    # $55.00 back is $45.83 + $9.17 of VAT; 9.17 x 0.91 = 8.3447 -> 8.34 €.
+    note = credit_note_issue(invoice=invoice, amount=5500, now=ISSUED + timedelta(days=10))
+    assert (note.tax, note.eur_rate, note.tax_eur) == (917, Decimal("0.91"), 834)
+    text = squash(pdf_text(document_pdf(note), tmp_path))
+    assert "TVA en euros : 8,34 € (taux 1 USD = 0,91 €)" in text
+    # A later invoice takes the rate of its own day.
+    later = issue(sub, ISSUED + timedelta(days=30))
+    assert (later.eur_rate, later.tax_eur) == (Decimal("0.95"), 1045)  # 11.00 x 0.95
+
+
+def test_before_any_rate_is_entered_the_setting_s_rate_applies(customer, catalog, settings):
+    settings.EUR_EXCHANGE_RATES = {"USD": "0.8642", "GBP": "1.15"}
+    invoice = issue(usd_subscription(customer, catalog), ISSUED)
+    assert (invoice.eur_rate, invoice.tax_eur) == (Decimal("0.8642"), 951)  # 11 x 0.8642
+
+
+def test_no_vat_in_euros_on_a_euro_invoice_nor_without_french_vat(customer, catalog, tmp_path):
+    euro = make_invoice(customer, catalog)
+    reverse = make_invoice(
+        UserFactory(), catalog, number="2026-000043", currency="USD", **KINDS["reverse_charge"]
+    )
+    for invoice in (euro, reverse):
+        assert (invoice.eur_rate, invoice.tax_eur) == (None, None)
+        assert "en euros" not in squash(pdf_text(document_pdf(invoice), tmp_path))
