@@ -320,3 +320,35 @@ def test_the_receipt_attaches_the_invoice_and_the_refund_email_its_credit_note(
     _filename, xml = facturx.get_xml_from_pdf(pdf, check_xsd=True)
     assert b"<ram:TypeCode>381</ram:TypeCode>" in xml
     assert invoice.number.encode() in xml
+
+
+def test_a_credit_larger_than_what_is_left_of_the_period_s_invoice_goes_on_the_others(
+    customer, catalog, subscribed, eur_price
+):
+    """Remaining months refunded, then charged again by "keep my subscription", then a
+    change to a monthly plan credits the unused year: the year's invoice takes what its
+    refund left of it, the charge-back invoice the rest; together, exactly the credit."""
+    first = subscribed(customer, "pro", "year")
+    sub = first.subscription
+    sub, (refund,) = cancellation_confirm(
+        user=customer, subscription=sub, reason="", now=T0 + timedelta(days=40)
+    )
+    cancellation_undo(user=customer, subscription=sub, now=T0 + timedelta(days=41))
+    back = Invoice.objects.get(kind=InvoiceKind.PRORATION)
+    at = T0 + timedelta(days=100)
+    target = eur_price("premium", "month")
+    sub.refresh_from_db()
+    quote = plan_change_quote_for(subscription=sub, target=target, now=at)
+    left_on_first = first.total - refund.amount
+    assert quote.credit > left_on_first  # more than the refund left of the year's invoice
+    token = quote_token(subscription=sub, target=target, quoted_at=at)
+    plan_change(user=customer, subscription=sub, target=target, token=token, now=at)
+
+    credits = CreditNote.objects.filter(reason=CreditNoteReason.CREDIT).order_by("number")
+    assert [(note.invoice, note.total) for note in credits] == [
+        (first, left_on_first),
+        (back, quote.credit - left_on_first),
+    ]
+    assert [note.number for note in credits] == ["AV-2026-000002", "AV-2026-000003"]
+    sub.refresh_from_db()
+    assert sub.credit == quote.credit == sum(note.total for note in credits)
