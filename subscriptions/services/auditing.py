@@ -16,6 +16,22 @@ def audit(
     actor: User | None = None,
     **data: Any,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
-        user=user, actor=actor, subscription=subscription, kind=kind, data=data
-    )
+    event = audit_event(user=user, kind=kind, subscription=subscription, actor=actor, **data)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_event(
+    *,
+    user: User | None,
+    kind: str,
+    subscription: Subscription | None = None,
+    actor: User | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """An event not yet written: several of one use case go in one insert (`audit_write`)."""
+    return AuditEvent(user=user, actor=actor, subscription=subscription, kind=kind, data=data)
+
+
+def audit_write(*events: AuditEvent) -> None:
+    AuditEvent.objects.bulk_create(events)

@@ -17,7 +17,7 @@ from subscriptions.models import (
     RefundRequest,
 )
 from subscriptions.services.auditing import audit
-from subscriptions.services.invoices import eur_vat, split_tax
+from subscriptions.services.invoices import eur_vat, sequence_next, split_tax
 
 CREDIT_NOTE_PREFIX = "AV"
 
@@ -131,10 +131,5 @@ def credit_for_subscription(
 
 
 def _next_credit_note_number(now: datetime) -> str:
-    """Gapless per year: one locked counter row per year, in the caller's transaction."""
-    year = now.year
-    CreditNoteSequence.objects.get_or_create(year=year)
-    sequence = CreditNoteSequence.objects.select_for_update(of=("self",)).get(year=year)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return f"{CREDIT_NOTE_PREFIX}-{year}-{sequence.last_number:06d}"
+    """Gapless per year, like the invoices, on a counter of their own."""
+    return f"{CREDIT_NOTE_PREFIX}-{now.year}-{sequence_next(CreditNoteSequence, now.year):06d}"

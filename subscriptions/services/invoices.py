@@ -6,12 +6,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import connection, models
 from django.db.models import F
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from subscriptions import money, policy
 from subscriptions.models import (
+    AuditEvent,
     Currency,
     ExchangeRate,
     Invoice,
@@ -23,7 +25,7 @@ from subscriptions.models import (
     Subscription,
     TaxRegime,
 )
-from subscriptions.services.auditing import audit
+from subscriptions.services.auditing import audit_event, audit_write
 from subscriptions.services.errors import SubscriptionError
 from subscriptions.taxes import TaxProfile, customer_tax
 
@@ -75,6 +77,9 @@ def invoice_issue(
     lines: list[tuple[str, int]] | None = None,
     reverses: Invoice | None = None,
     use_credit: bool | None = None,
+    next_retry_at: datetime | None = None,
+    save_subscription: bool = True,
+    events: tuple[AuditEvent, ...] = (),
 ) -> Invoice:
     """Issue a numbered invoice (inside the caller's transaction).
 
@@ -86,7 +91,10 @@ def invoice_issue(
     of `reverses` for refunds charged again (months refunded on cancelling, billed again when
     the cancellation is undone): their credit notes gave the VAT back at that invoice's rate,
     so the charge collects it again at the same rate. `use_credit`: whether the account's
-    credit settles it first (by default a period's invoice; an upgrade asks for it too)."""
+    credit settles it first (by default a period's invoice; an upgrade asks for it too).
+    `next_retry_at`: when the billing run sends it again should no answer come. With
+    `save_subscription=False` the caller saves the subscription's free months and credit with
+    its own changes; `events`: the caller's audit events, written with the invoice's."""
     price = price or subscription.price
     if price is None:
         raise SubscriptionError(_("Please choose a plan first."))
@@ -98,12 +106,12 @@ def invoice_issue(
     if lines is None:
         lines = [(plan_line, amounts.total)]
         if kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL):
-            lines += _free_months(subscription, price, amounts.total)
+            lines += _free_months(subscription, price, amounts.total, save=save_subscription)
     total = max(0, sum(amount for _label, amount in lines))
     if use_credit is None:
         use_credit = kind in (InvoiceKind.FIRST, InvoiceKind.RENEWAL)
     if use_credit:
-        credit_applied = _use_credit(subscription, total)
+        credit_applied = _use_credit(subscription, total, save=save_subscription)
     rate_bps = treatment.rate_bps if reverses is None else reverses.tax_rate_bps
     regime = treatment.regime if reverses is None else reverses.tax_regime
     if lines == [(plan_line, amounts.total)] and reverses is None:
@@ -128,6 +136,7 @@ def invoice_issue(
         period_start=period_start,
         period_end=period_end,
         issued_at=now,
+        next_retry_at=next_retry_at,
         seller=seller_snapshot(),
         buyer=buyer_snapshot(user),
         language=user.language,
@@ -144,14 +153,17 @@ def invoice_issue(
         )
         for (label, _amount), net in zip(lines, nets, strict=True)
     )
-    audit(
-        user=user,
-        kind="invoice_issued",
-        subscription=subscription,
-        invoice=invoice.number,
-        total=total,
-        credit_applied=credit_applied,
-        currency=price.currency,
+    audit_write(
+        *events,
+        audit_event(
+            user=user,
+            kind="invoice_issued",
+            subscription=subscription,
+            invoice=invoice.number,
+            total=total,
+            credit_applied=credit_applied,
+            currency=price.currency,
+        ),
     )
     return invoice
 
@@ -282,34 +294,49 @@ def _free_month_lines(
     return [line], free_used
 
 
-def _free_months(subscription: Subscription, price: Price, amount: int) -> list[tuple[str, int]]:
+def _free_months(
+    subscription: Subscription, price: Price, amount: int, *, save: bool
+) -> list[tuple[str, int]]:
     """The free months taken off a period's invoice (003). The subscription row is locked by
-    the caller; the counter goes down here."""
+    the caller; the counter goes down here (saved here unless the caller saves it)."""
     lines, free_used = _free_month_lines(subscription.free_months, price, amount)
     if free_used:
         subscription.free_months -= free_used
-        subscription.save(update_fields=["free_months"])
+        if save:
+            subscription.save(update_fields=["free_months"])
     return lines
 
 
-def _use_credit(subscription: Subscription, total: int) -> int:
+def _use_credit(subscription: Subscription, total: int, *, save: bool) -> int:
     """The account's credit settles what it can of an invoice of `total`; the balance goes
-    down here (the subscription row is locked by the caller)."""
+    down here (the subscription row is locked by the caller; saved here unless it saves it)."""
     used, _by_card = credit_split(subscription, total)
     if used:
         subscription.credit -= used
-        subscription.save(update_fields=["credit"])
+        if save:
+            subscription.save(update_fields=["credit"])
     return used
 
 
 def _next_invoice_number(now: datetime) -> str:
-    """Gapless per year: one locked counter row per year, taken inside the caller's
-    transaction, so a rolled-back invoice gives its number back."""
-    year = now.year
-    sequence = InvoiceSequence.objects.select_for_update(of=("self",)).filter(year=year).first()
-    if sequence is None:  # the year's first invoice: the counter row is made, then locked
-        InvoiceSequence.objects.get_or_create(year=year)
-        sequence = InvoiceSequence.objects.select_for_update(of=("self",)).get(year=year)
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return f"{year}-{sequence.last_number:06d}"
+    return f"{now.year}-{sequence_next(InvoiceSequence, now.year):06d}"
+
+
+def sequence_next(model: type[models.Model], year: int) -> int:
+    """The next number of a gapless yearly counter (invoices, credit notes): one statement
+    that makes the year's row or adds one to it, and keeps it locked until the caller's
+    transaction ends, so concurrent documents queue on it and a rolled-back one gives its
+    number back. Raw SQL because the ORM's upsert cannot add to the stored value; PostgreSQL
+    and SQLite (3.35+) both read it."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    year_column, last = (connection.ops.quote_name(name) for name in ("year", "last_number"))
+    # Only quoted names from the model are put in the text; the year is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({year_column}, {last}) VALUES (%s, 1) "  # noqa: S608
+        f"ON CONFLICT ({year_column}) DO UPDATE SET {last} = {table}.{last} + 1 "
+        f"RETURNING {last}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [year])
+        (number,) = cursor.fetchone()
+    return int(number)

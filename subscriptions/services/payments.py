@@ -55,45 +55,78 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             and last.created_at > timezone.now() - STALE_ATTEMPT
         ):
             return last  # another worker is charging it right now
-        if inv.amount_due == 0:  # a free month (003) or a credit covered it: nothing to charge
-            attempt = PaymentAttempt.objects.create(
-                invoice=inv,
-                number=(last.number + 1) if last else 1,
-                amount=0,
-                currency=inv.currency,
-                trigger=trigger,
-                status=AttemptStatus.SUCCEEDED,
-            )
-            _invoice_paid(invoice=inv, charge_id="", now=now)
-            return attempt
         account = BillingAccount.objects.filter(user__invoices=inv).first()
-        has_card = account is not None and account.has_card
-        if not has_card and trigger not in UNATTENDED_TRIGGERS:
-            raise SubscriptionError(_("Please add a card first."))
-        card = account.payment_method_id if account is not None and has_card else ""
-        if last is not None and _may_have_reached_stripe(last) and last.payment_method_id == card:
-            # The last try may have been taken by Stripe without our hearing back (a crash, a
-            # timeout): send it again under the same idempotency key, so it is charged once.
-            attempt = last
-            attempt.status = AttemptStatus.PENDING
-            attempt.failure_code = attempt.failure_message = ""
-            attempt.created_at = timezone.now()  # sent again now: a second click waits for it
-            attempt.save(update_fields=["status", "failure_code", "failure_message", "created_at"])
-        else:
-            attempt = PaymentAttempt.objects.create(
-                invoice=inv,
-                number=(last.number + 1) if last else 1,
-                amount=inv.amount_due,
-                currency=inv.currency,
-                trigger=trigger,
-                payment_method_id=card,
-            )
-        if inv.kind != InvoiceKind.PRORATION and not _checkout_waiting(inv):
-            # Should this worker die before Stripe answers, the billing run sends the same
-            # attempt again later; any answer below replaces this date.
-            inv.next_retry_at = max(inv.next_retry_at or now, now + STRIPE_UNREACHABLE_RETRY)
-            inv.save(update_fields=["next_retry_at"])
-    if account is None or not has_card:
+        attempt = attempt_open(invoice=inv, last=last, account=account, trigger=trigger, now=now)
+    return attempt_send(attempt=attempt, invoice=inv, account=account, now=now)
+
+
+def attempt_open(
+    *,
+    invoice: Invoice,
+    last: PaymentAttempt | None,
+    account: BillingAccount | None,
+    trigger: str,
+    now: datetime,
+) -> PaymentAttempt:
+    """In the transaction that holds the open invoice (locked, or issued in it): the attempt
+    row whose key Stripe is sent. `last`: the invoice's latest attempt. An invoice with
+    nothing to charge (a free month, 003, or a credit covered it) is paid here."""
+    if invoice.amount_due == 0:
+        attempt = PaymentAttempt.objects.create(
+            invoice=invoice,
+            number=(last.number + 1) if last else 1,
+            amount=0,
+            currency=invoice.currency,
+            trigger=trigger,
+            status=AttemptStatus.SUCCEEDED,
+        )
+        _invoice_paid(invoice=invoice, charge_id="", now=now)
+        return attempt
+    has_card = account is not None and account.has_card
+    if not has_card and trigger not in UNATTENDED_TRIGGERS:
+        raise SubscriptionError(_("Please add a card first."))
+    card = account.payment_method_id if account is not None and has_card else ""
+    if last is not None and _may_have_reached_stripe(last) and last.payment_method_id == card:
+        # The last try may have been taken by Stripe without our hearing back (a crash, a
+        # timeout): send it again under the same idempotency key, so it is charged once.
+        attempt = last
+        attempt.status = AttemptStatus.PENDING
+        attempt.failure_code = attempt.failure_message = ""
+        attempt.created_at = timezone.now()  # sent again now: a second click waits for it
+        attempt.save(update_fields=["status", "failure_code", "failure_message", "created_at"])
+    else:
+        attempt = PaymentAttempt.objects.create(
+            invoice=invoice,
+            number=(last.number + 1) if last else 1,
+            amount=invoice.amount_due,
+            currency=invoice.currency,
+            trigger=trigger,
+            payment_method_id=card,
+        )
+    if invoice.kind != InvoiceKind.PRORATION and not _checkout_waiting(invoice):
+        # Should this worker die before Stripe answers, the billing run sends the same
+        # attempt again later; any answer below replaces this date.
+        retry_at = max(invoice.next_retry_at or now, now + STRIPE_UNREACHABLE_RETRY)
+        if invoice.next_retry_at != retry_at:
+            invoice.next_retry_at = retry_at
+            invoice.save(update_fields=["next_retry_at"])
+    return attempt
+
+
+def attempt_send(
+    *,
+    attempt: PaymentAttempt,
+    invoice: Invoice,
+    account: BillingAccount | None,
+    now: datetime,
+    renewed: Subscription | None = None,
+) -> PaymentAttempt:
+    """After the attempt's transaction committed: send it to Stripe and record the answer.
+    `renewed`: the subscription a renewal's invoice was just issued for, already running into
+    the period it pays for (see `renewal_paid`)."""
+    if attempt.status != AttemptStatus.PENDING:
+        return attempt  # nothing to charge: paid when it was opened
+    if account is None or not account.has_card:
         # A renewal with no card left (removed, or the account closed at Stripe): a failed
         # payment like any other, so the customer is e-mailed and retries follow (004).
         missing = gateway.PaymentResult(
@@ -110,14 +143,44 @@ def invoice_charge(*, invoice: Invoice, trigger: str, now: datetime) -> PaymentA
             amount=attempt.amount,
             currency=attempt.currency,
             idempotency_key=attempt.idempotency_key,
-            description=f"Invoice {inv.number}",
-            metadata={"portal_invoice": inv.number, "portal_attempt": str(attempt.pk)},
+            description=f"Invoice {invoice.number}",
+            metadata={"portal_invoice": invoice.number, "portal_attempt": str(attempt.pk)},
         )
     except gateway.GatewayError as exc:
         # Stripe could not be reached: no money moved. Not the customer's failure: no
         # e-mail, no dunning step; the billing run tries again within the hour.
         return _attempt_unreachable(attempt=attempt, message=exc.message, now=now)
+    if renewed is not None and renewal_paid(
+        attempt=attempt, invoice=invoice, subscription=renewed, result=result, now=now
+    ):
+        return attempt
     return payment_result_apply(attempt=attempt, result=result, now=now)
+
+
+def renewal_paid(
+    *,
+    attempt: PaymentAttempt,
+    invoice: Invoice,
+    subscription: Subscription,
+    result: gateway.PaymentResult,
+    now: datetime,
+) -> bool:
+    """A renewal's first try taken by Stripe: the attempt and the invoice are marked paid in
+    two conditional writes, and the subscription, which already runs into the new period,
+    is left as it is. False (nothing written) for any other answer, or when another worker or
+    Stripe's webhook recorded the attempt first: `payment_result_apply` then decides."""
+    if result.status != "succeeded":
+        return False
+    with transaction.atomic():
+        took = PaymentAttempt.objects.filter(pk=attempt.pk, status=AttemptStatus.PENDING).update(
+            status=AttemptStatus.SUCCEEDED, payment_intent_id=result.payment_intent_id
+        )
+        if not took:
+            return False
+        attempt.status = AttemptStatus.SUCCEEDED
+        attempt.payment_intent_id = invoice.stripe_payment_intent_id = result.payment_intent_id
+        _invoice_paid(invoice=invoice, charge_id=result.charge_id, now=now, renewed=subscription)
+    return True
 
 
 STRIPE_UNREACHABLE_RETRY = timedelta(hours=1)
@@ -232,7 +295,14 @@ def payment_result_apply(
     return att
 
 
-def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: bool = False) -> None:
+def _invoice_paid(
+    *,
+    invoice: Invoice,
+    charge_id: str,
+    now: datetime,
+    quiet: bool = False,
+    renewed: Subscription | None = None,
+) -> None:
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = now
     if invoice.kind != InvoiceKind.PRORATION:
@@ -260,16 +330,19 @@ def _invoice_paid(*, invoice: Invoice, charge_id: str, now: datetime, quiet: boo
             late=True,
         )
         return
-    sub = lock(Subscription, invoice.subscription_id, "user", "price")
-    if sub.first_paid_at is None:
-        sub.first_paid_at = now
-    reactivated = sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED)
-    if sub.status in LIVE_STATUSES:
-        sub.status = SubscriptionStatus.ACTIVE  # 004: reactivated at once on payment
-        sub.suspended_at = None
-        if sub.next_billing_at is None and sub.cancel_at is None:
-            sub.next_billing_at = sub.current_period_end
-    sub.save(update_fields=["first_paid_at", "status", "suspended_at", "next_billing_at"])
+    if renewed is not None:
+        sub, reactivated = renewed, False  # active, and already billed to the new period's end
+    else:
+        sub = lock(Subscription, invoice.subscription_id, "user", "price")
+        if sub.first_paid_at is None:
+            sub.first_paid_at = now
+        reactivated = sub.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.SUSPENDED)
+        if sub.status in LIVE_STATUSES:
+            sub.status = SubscriptionStatus.ACTIVE  # 004: reactivated at once on payment
+            sub.suspended_at = None
+            if sub.next_billing_at is None and sub.cancel_at is None:
+                sub.next_billing_at = sub.current_period_end
+        sub.save(update_fields=["first_paid_at", "status", "suspended_at", "next_billing_at"])
     audit(
         user=sub.user,
         kind="payment_succeeded",
@@ -326,7 +399,11 @@ def _invoice_failed(
         sub.suspended_at = now
     elif sub.status in (SubscriptionStatus.ACTIVE, SubscriptionStatus.INCOMPLETE):
         sub.status = SubscriptionStatus.PAST_DUE
-    sub.save(update_fields=["status", "suspended_at"])
+    if invoice.kind == InvoiceKind.RENEWAL:
+        # The renewal moved the next billing date on with the invoice; in arrears, nothing is
+        # billed next until this is paid (`_invoice_paid` sets it again).
+        sub.next_billing_at = None
+    sub.save(update_fields=["status", "suspended_at", "next_billing_at"])
     audit(
         user=sub.user,
         kind="subscription_suspended" if suspended else "payment_failed",

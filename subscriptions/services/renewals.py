@@ -7,9 +7,13 @@ from django.db import transaction
 from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import Invoice, InvoiceKind, Subscription, SubscriptionStatus
-from subscriptions.services.auditing import audit
+from subscriptions.services.auditing import audit, audit_event
 from subscriptions.services.invoices import invoice_amounts, invoice_issue
-from subscriptions.services.payments import invoice_charge
+from subscriptions.services.payments import (
+    STRIPE_UNREACHABLE_RETRY,
+    attempt_open,
+    attempt_send,
+)
 from subscriptions.services.periods import period_bounds, price_terms
 
 # --- renewals (000, 002, 004) ----------------------------------------------------------------
@@ -17,9 +21,21 @@ from subscriptions.services.periods import period_bounds, price_terms
 
 def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice | None:
     """Charged in advance on the same day each month or year: issue the next period's
-    invoice and charge it. Running twice, or on two workers, bills the period once."""
+    invoice and charge it. Running twice, or on two workers, bills the period once.
+
+    One transaction moves the subscription into the new period (its next billing date
+    included: a failed payment takes it back, `_invoice_failed`), issues the invoice and opens
+    the attempt whose key Stripe is sent; Stripe is called after it commits, and a success
+    marks the attempt and the invoice paid (issue 18: ten queries in all)."""
     with transaction.atomic():
-        sub = lock(Subscription, subscription.pk, "price__plan", "plan", "user")
+        sub = lock(
+            Subscription,
+            subscription.pk,
+            "price__plan",
+            "plan",
+            "scheduled_price__plan",
+            "user__billing",
+        )
         if (
             sub.status != SubscriptionStatus.ACTIVE
             or sub.cancel_at is not None
@@ -29,10 +45,19 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
             or sub.anchor_at is None
         ):
             return None
-        changed_plan = None
+        events = []
         if sub.scheduled_price is not None:
             # 004: a downgrade starts with the next billing period.
-            changed_plan = sub.plan.name_en
+            events.append(
+                audit_event(
+                    user=sub.user,
+                    kind="plan_changed",
+                    subscription=sub,
+                    old=sub.plan.name_en,
+                    new=sub.scheduled_price.plan.code,
+                    scheduled=True,
+                )
+            )
             if sub.scheduled_price.interval != sub.price.interval:
                 sub.anchor_at, sub.period_index = sub.next_billing_at, -1
             sub.price, sub.plan = sub.scheduled_price, sub.scheduled_price.plan
@@ -41,7 +66,18 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
         sub.current_period_start, sub.current_period_end = period_bounds(
             anchor=sub.anchor_at, index=sub.period_index, price=sub.price
         )
-        sub.next_billing_at = None  # set again when the invoice is paid
+        sub.next_billing_at = sub.current_period_end
+        invoice = invoice_issue(
+            subscription=sub,
+            kind=InvoiceKind.RENEWAL,
+            period_start=sub.current_period_start,
+            period_end=sub.current_period_end,
+            now=now,
+            # Should this worker die before Stripe answers, the billing run sends it again.
+            next_retry_at=now + STRIPE_UNREACHABLE_RETRY,
+            save_subscription=False,
+            events=tuple(events),
+        )
         sub.save(
             update_fields=[
                 "anchor_at",
@@ -52,25 +88,15 @@ def subscription_renew(*, subscription: Subscription, now: datetime) -> Invoice 
                 "current_period_start",
                 "current_period_end",
                 "next_billing_at",
+                "free_months",
+                "credit",
             ]
         )
-        if changed_plan:
-            audit(
-                user=sub.user,
-                kind="plan_changed",
-                subscription=sub,
-                old=changed_plan,
-                new=sub.plan.code,
-                scheduled=True,
-            )
-        invoice = invoice_issue(
-            subscription=sub,
-            kind=InvoiceKind.RENEWAL,
-            period_start=sub.current_period_start,
-            period_end=sub.current_period_end,
-            now=now,
+        account = getattr(sub.user, "billing", None)
+        attempt = attempt_open(
+            invoice=invoice, last=None, account=account, trigger="renewal", now=now
         )
-    invoice_charge(invoice=invoice, trigger="renewal", now=now)
+    attempt_send(attempt=attempt, invoice=invoice, account=account, now=now, renewed=sub)
     return invoice
 
 

@@ -25,10 +25,11 @@ from subscriptions.services.invoices import invoice_amounts
 from tests.factories import UserFactory
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-# Issue 18 asks for 10; 23 is where a renewal stands (it was 28): three transactions (the
-# invoice, the attempt under the invoice's lock, Stripe's answer) around one Stripe call, and
-# each lock taken by primary key alone before the row is read (issue 13).
-MAX_QUERIES_PER_RENEWAL = 23
+# Issue 18: at most 10 (it was 28). One transaction reads the locked subscription with its
+# price, plan, customer and card in one query, moves it into the new period, numbers and
+# issues the invoice and opens the attempt; after Stripe, the attempt and the invoice are
+# marked paid and the payment written to the timeline.
+MAX_QUERIES_PER_RENEWAL = 10
 
 
 @pytest.fixture
@@ -92,6 +93,50 @@ def test_a_renewal_costs_a_bounded_number_of_queries(catalog, stub_charges):
     assert sub.period_index == 1
     assert sub.next_billing_at == sub.current_period_end
     assert len(stub_charges) == 1
+
+
+@pytest.mark.django_db
+def test_a_renewal_that_starts_a_scheduled_downgrade_costs_the_same(catalog, stub_charges):
+    (sub,) = _due(catalog)
+    higher = Price.objects.get(plan=catalog["premium"], interval="month", currency="EUR")
+    lower = sub.price  # Premium now, Pro from this renewal on (004)
+    Subscription.objects.filter(pk=sub.pk).update(
+        price=higher, plan=higher.plan, scheduled_price=lower
+    )
+    with CaptureQueriesContext(connection) as captured:
+        assert billing.billing_item(step="renewed", pk=sub.pk, now=NOW) == "done"
+    queries = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(queries) <= MAX_QUERIES_PER_RENEWAL, "\n".join(q[:160] for q in queries)
+    sub.refresh_from_db()
+    assert (sub.price, sub.scheduled_price) == (lower, None)
+    assert Invoice.objects.get(subscription=sub).total == invoice_amounts(lower, sub.user)[2]
+    assert [e.kind for e in sub.events.order_by("pk")] == [
+        "plan_changed",
+        "invoice_issued",
+        "payment_succeeded",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_declined_renewal_bills_nothing_next_until_paid(catalog, monkeypatch):
+    (sub,) = _due(catalog)
+    monkeypatch.setattr(
+        gateway,
+        "payment_charge",
+        lambda **kwargs: gateway.PaymentResult(
+            payment_intent_id="pi_1",
+            status="failed",
+            failure_code="card_declined",
+            failure_message="Your card was declined.",
+        ),
+    )
+    assert billing.billing_item(step="renewed", pk=sub.pk, now=NOW) == "done"
+    sub.refresh_from_db()
+    assert sub.status == SubscriptionStatus.PAST_DUE
+    assert sub.next_billing_at is None  # the open invoice is retried; no new period is billed
+    invoice = Invoice.objects.get(subscription=sub)
+    assert invoice.status == InvoiceStatus.OPEN
+    assert invoice.next_retry_at == NOW + timedelta(days=1)  # 004: retried on day 1
 
 
 @pytest.mark.django_db
