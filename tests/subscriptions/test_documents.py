@@ -598,3 +598,14 @@ def test_no_vat_in_euros_on_a_euro_invoice_nor_without_french_vat(customer, cata
     for invoice in (euro, reverse):
         assert (invoice.eur_rate, invoice.tax_eur) == (None, None)
         assert "en euros" not in squash(pdf_text(document_pdf(invoice), tmp_path))
+
+
+def test_the_invoice_page_states_the_vat_in_euros_too(client, customer, catalog):
+    make_invoice(customer, catalog, currency="USD")
+    client.force_login(customer)
+    for language, said in (
+        ("en", "VAT in euros: €8.43 (rate 1 USD = €0.86)"),
+        ("fr", "TVA en euros : 8,43 € (taux 1 USD = 0,86 €)"),
+    ):
+        html = client.get(f"/{language}/account/invoices/2026-000042/").content.decode()
+        assert squash(said) in squash(html.replace("&nbsp;", " ")), language
