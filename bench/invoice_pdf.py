@@ -83,14 +83,15 @@ def sample_invoice() -> Invoice:
     return invoice
 
 
-def measure(document: Invoice | CreditNote, runs: int) -> tuple[int, float]:
+def measure(document: Invoice | CreditNote, runs: int) -> tuple[int, list[float]]:
+    """The PDF's size and each render's time in seconds (the first, warm-up one left out)."""
     document_pdf(document)  # the first render loads fonts and the XSD
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         pdf = document_pdf(document)
         times.append(time.perf_counter() - start)
-    return len(pdf), statistics.median(times)
+    return len(pdf), times
 
 
 def main() -> None:
@@ -100,9 +101,11 @@ def main() -> None:
     note = credit_note_issue(invoice=invoice, amount=4900, now=ISSUED, refunded_at=ISSUED)
     assert note is not None  # noqa: S101
     for label, document in (("invoice", invoice), ("credit note", note)):
-        size, median = measure(document, runs)
+        size, times = measure(document, runs)
+        ms = sorted(t * 1000 for t in times)
         print(
-            f"{label}: {size / 1024:.1f} KB, median render {median * 1000:.0f} ms over {runs} runs"
+            f"{label}: {size / 1024:.1f} KB, median render {statistics.median(ms):.0f} ms over "
+            f"{runs} runs (min {ms[0]:.0f}, max {ms[-1]:.0f})"
         )
 
 

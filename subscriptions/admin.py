@@ -19,6 +19,7 @@ from subscriptions.models import (
     BillingAccount,
     ChangeRequestStatus,
     ContractChangeRequest,
+    ExchangeRate,
     Feature,
     Invoice,
     InvoiceLine,
@@ -295,6 +296,7 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
         "refunded_display",
         "tax_rate_display",
         "tax_regime",
+        "tax_eur_display",
         "period_start",
         "period_end",
         "issued_at",
@@ -325,6 +327,12 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
     def refunded_display(self, obj: Invoice) -> str:
         return _money(obj.amount_refunded, obj.currency)
 
+    @admin.display(description=_("VAT in euros"))
+    def tax_eur_display(self, obj: Invoice) -> str:
+        if obj.tax_eur is None:
+            return "—"
+        return f"{_money(obj.tax_eur, 'EUR')} (1 {obj.currency} = {obj.eur_rate} EUR)"
+
     @admin.display(description=_("tax rate"))
     def tax_rate_display(self, obj: Invoice) -> str:
         return staff_wording.percent(obj.tax_rate_bps, _language())
@@ -346,6 +354,19 @@ class InvoiceAdmin(DocumentPdfLinkMixin, admin.ModelAdmin):
     @admin.display(description=_("total"), ordering="total")
     def display_total(self, obj: Invoice) -> str:
         return _money(obj.total, obj.currency)
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """The published rates to euros, entered by billing staff: a document keeps the one of
+    its issue date, so a rate corrected later changes no issued document."""
+
+    list_display = ["currency", "valid_from", "eur_per_unit"]
+    list_filter = ["currency"]
+    date_hierarchy = "valid_from"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # documents were issued at it: kept, as they are
 
 
 @admin.register(PaymentAttempt)

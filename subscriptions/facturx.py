@@ -167,6 +167,13 @@ def cii_xml(
     summary.allowance_total = amount(allowances)
     summary.tax_basis_total = amount(document.subtotal)
     summary.tax_total = (amount(document.tax), currency)
+    if document.tax_eur is not None:
+        # BT-6 and BT-111: French VAT invoiced in another currency, also in euros (CGI art.
+        # 242 nonies A), at the rate the document kept.
+        settlement.tax_currency_code = "EUR"
+        summary.tax_total_other_currency.add(
+            (money.to_major_units(document.tax_eur, "EUR").quantize(Decimal("0.01")), "EUR")
+        )
     summary.grand_total = amount(document.total)
     # The account's credit (an earlier credit note) is a prepayment, not an allowance: the
     # invoice keeps its full base and VAT.

@@ -16,6 +16,7 @@ VIEW = [
     "subscriptions.view_price",
     "subscriptions.view_subscription",
     "subscriptions.view_invoice",
+    "subscriptions.view_exchangerate",
     "subscriptions.view_paymentattempt",
     "subscriptions.view_billingaccount",
     "subscriptions.view_auditevent",
@@ -39,6 +40,9 @@ GROUPS = {
         "subscriptions.change_contractchangerequest",
         # 003: the switching offer is granted from the subscription list.
         "subscriptions.change_subscription",
+        # CGI art. 242 nonies A: the rates to euros foreign-currency invoices state.
+        "subscriptions.add_exchangerate",
+        "subscriptions.change_exchangerate",
     ],
 }
 

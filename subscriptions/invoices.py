@@ -13,7 +13,7 @@ from itertools import chain
 from typing import Any
 
 from babel import Locale
-from babel.numbers import format_percent
+from babel.numbers import format_currency, format_percent
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db.models import QuerySet
@@ -130,6 +130,18 @@ def regime_mention(document: Document) -> str:
     return ""
 
 
+def eur_vat_mention(tax_eur: int, eur_rate: Decimal, currency: str, language: str) -> str:
+    """CGI art. 242 nonies A: French VAT invoiced in another currency, stated in euros at the
+    rate the document kept: "TVA en euros : 8,43 € (taux 1 USD = 0,86 €)"."""
+    locale = money.babel_locale(language)
+    rate = format_currency(eur_rate.normalize(), "EUR", locale=locale, decimal_quantization=False)
+    return _("VAT in euros: %(amount)s (rate 1 %(currency)s = %(rate)s)") % {
+        "amount": money.format_money(tax_eur, "EUR", language),
+        "currency": currency,
+        "rate": rate,
+    }
+
+
 def payment_mention(document: Document) -> str:
     if isinstance(document, CreditNote):
         if document.refunded_at is not None:
@@ -194,6 +206,13 @@ def legal_mentions(document: Document) -> list[Mention]:
     regime = regime_mention(document)
     if regime:
         mentions.append(Mention("TXD", regime))
+    if document.tax_eur is not None and document.eur_rate is not None:
+        mentions.append(
+            Mention(
+                "TXD",
+                eur_vat_mention(document.tax_eur, document.eur_rate, document.currency, language),
+            )
+        )
     mentions.append(Mention("PMT", payment_mention(document)))
     mentions.append(Mention("AAB", _("No discount for early payment.")))
     if is_business(document):

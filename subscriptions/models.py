@@ -343,6 +343,36 @@ LIVE_STATUSES = (
 )
 
 
+class ExchangeRate(models.Model):
+    """What one unit of a currency is worth in euros from a date on, as staff enter it (the
+    rate the Banque de France or the ECB published). An invoice in that currency with French
+    VAT states its VAT in euros at the latest rate on or before its issue date, else at the
+    EUR_EXCHANGE_RATES setting's, and keeps it (CGI art. 242 nonies A)."""
+
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    valid_from = models.DateField(_("valid from"))
+    eur_per_unit = models.DecimalField(_("euros for one unit"), max_digits=12, decimal_places=6)
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "valid_from"], name="exchange_rate_one_per_day"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(eur_per_unit__gt=0), name="exchange_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(currency="EUR"), name="exchange_rate_not_euro"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.eur_per_unit} EUR ({self.valid_from})"
+
+
 class InvoiceSequence(models.Model):
     """Gapless invoice numbers per year (French invoicing rules): one locked row per year."""
 
@@ -399,6 +429,8 @@ INVOICE_FROZEN_FIELDS = (
     "issued_at",
     "credit_applied",
     "reverses_refunds",
+    "eur_rate",
+    "tax_eur",
     "seller",
     "buyer",
     "language",
@@ -472,6 +504,17 @@ class Invoice(models.Model):
     tax_regime = models.CharField(
         _("VAT rule"), max_length=16, choices=TaxRegime.choices, default=TaxRegime.FRENCH_VAT
     )
+    # CGI art. 242 nonies A: in another currency, the French VAT is stated in euros too, at
+    # the rate of the issue date (ExchangeRate), kept as it was: empty without French VAT or
+    # in euros.
+    eur_rate = models.DecimalField(
+        _("euros for one unit of the currency"),
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+    )
+    tax_eur = models.IntegerField(_("VAT in euro cents"), null=True, blank=True)
     period_start = models.DateTimeField(_("period start"))
     period_end = models.DateTimeField(_("period end"))
     issued_at = models.DateTimeField(_("issued"))
@@ -663,6 +706,8 @@ CREDIT_NOTE_FROZEN_FIELDS = (
     "period_start",
     "period_end",
     "issued_at",
+    "eur_rate",
+    "tax_eur",
     "seller",
     "buyer",
     "language",
@@ -705,6 +750,17 @@ class CreditNote(models.Model):
     tax_regime = models.CharField(
         _("VAT rule"), max_length=16, choices=TaxRegime.choices, default=TaxRegime.FRENCH_VAT
     )
+    # CGI art. 242 nonies A: in another currency, the French VAT is stated in euros too, at
+    # the rate of the invoice it corrects (the VAT it gives back was declared at that rate);
+    # empty without French VAT or in euros.
+    eur_rate = models.DecimalField(
+        _("euros for one unit of the currency"),
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+    )
+    tax_eur = models.IntegerField(_("VAT in euro cents"), null=True, blank=True)
     period_start = models.DateTimeField(_("period start"))
     period_end = models.DateTimeField(_("period end"))
     issued_at = models.DateTimeField(_("issued"))

@@ -242,6 +242,15 @@ VAT_OSS_RATES_BPS: dict[str, int] = {
     country.upper(): int(rate)
     for country, rate in env.dict("VAT_OSS_RATES_BPS", default={}).items()
 }
+# CGI art. 242 nonies A: French VAT on an invoice in another currency is stated in euros.
+# Staff enter the published rates (admin: exchange rates); before any, these demo rates
+# (euros for one unit) apply. Set EUR_EXCHANGE_RATES="USD=0.86,GBP=1.15" in production.
+EUR_EXCHANGE_RATES: dict[str, str] = {
+    currency.upper(): str(rate)
+    for currency, rate in env.dict(
+        "EUR_EXCHANGE_RATES", default={"USD": "0.86", "GBP": "1.15"}
+    ).items()
+}
 # Absolute links in e-mails sent outside a request (tasks).
 # 001: an expired trial stays readable for export for this long, then its data is deleted.
 TRIAL_PURGE_GRACE_DAYS = env.int("TRIAL_PURGE_GRACE_DAYS", default=7)

@@ -39,6 +39,9 @@ JOURNAL_COLUMNS = [
     "currency",
     "vat_rule",
     "status",
+    # The VAT in euros, as declared (CGI art. 242 nonies A), and the rate the document kept.
+    "vat_in_eur",
+    "eur_rate",
 ]
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -153,7 +156,19 @@ def journal_row(document: documents.Document) -> list[str]:
         document.currency,
         document.tax_regime,
         status,
+        _vat_in_eur(document, sign),
+        "" if document.eur_rate is None else str(document.eur_rate.normalize()),
     ]
+
+
+def _vat_in_eur(document: documents.Document, sign: int) -> str:
+    """A euro document's VAT as it is; another currency's as it kept it in euros (none
+    without French VAT); empty for one issued before documents kept it."""
+    if document.tax_eur is not None:
+        return str(money.to_major_units(sign * document.tax_eur, "EUR"))
+    if document.currency == "EUR" or document.tax == 0:
+        return str(money.to_major_units(sign * document.tax, "EUR"))
+    return ""
 
 
 def _text_cell(value: str) -> str:

@@ -4,22 +4,27 @@ is never edited (CGI art. 242 nonies A, L441-9)."""
 
 from datetime import datetime
 
+from django.db.models import Case, Sum, Value, When
+
 from subscriptions.models import (
     CreditNote,
     CreditNoteLine,
     CreditNoteReason,
     CreditNoteSequence,
     Invoice,
+    InvoiceKind,
     InvoiceStatus,
     RefundRequest,
 )
 from subscriptions.services.auditing import audit
-from subscriptions.services.invoices import sequence_next, split_tax
+from subscriptions.services.invoices import eur_vat, sequence_next, split_tax
 
 CREDIT_NOTE_PREFIX = "AV"
 
 REFUND_LINE = "Refund of invoice {number} / Remboursement de la facture {number}"
 CREDIT_LINE = "Credit on invoice {number} / Avoir sur la facture {number}"
+# The invoices that pay a whole period; the others (changes, charges back) pay part of one.
+PERIOD_KINDS = (InvoiceKind.FIRST, InvoiceKind.RENEWAL)
 
 
 def credit_note_issue(
@@ -57,6 +62,8 @@ def credit_note_issue(
         total=amount,
         tax_rate_bps=invoice.tax_rate_bps,
         tax_regime=invoice.tax_regime,
+        # The VAT it gives back in euros at the rate of the invoice (as declared then).
+        **eur_vat(invoice.currency, tax, invoice.tax_regime, now, rate=invoice.eur_rate),
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         issued_at=now,
@@ -95,17 +102,32 @@ def credit_amounts(invoice: Invoice, amount: int) -> tuple[int, int]:
 
 def credit_for_subscription(
     *, subscription_id: int, amount: int, now: datetime
-) -> CreditNote | None:
-    """A credit granted on the account (an unused part of a payment kept for the next
-    invoices): credited against the latest paid invoice of the subscription."""
-    invoice = (
-        Invoice.objects.filter(subscription_id=subscription_id, status=InvoiceStatus.PAID)
-        .order_by("-issued_at", "-pk")
-        .first()
+) -> list[CreditNote]:
+    """A credit granted on the account (the unused part of the current period kept for the
+    next invoices): credited against the paid invoices of the period it comes from, the one
+    `now` falls in. The period's own invoice first (its first payment or renewal), then the
+    changes paid within it; each credit note takes at most what its invoice has left after
+    earlier credit notes, so together they credit exactly `amount`. The latest paid invoice
+    is no rule: a plan change or a "keep my subscription" charge paid since is only part of
+    the period, and crediting it alone would cut the credit to its total."""
+    paid = Invoice.objects.filter(subscription_id=subscription_id, status=InvoiceStatus.PAID)
+    period = paid.filter(period_start__lte=now, period_end__gt=now).annotate(
+        own=Case(When(kind__in=PERIOD_KINDS, then=Value(0)), default=Value(1))
     )
-    if invoice is None:
-        return None
-    return credit_note_issue(invoice=invoice, amount=min(amount, invoice.total), now=now)
+    invoices = list(period.order_by("own", "issued_at", "pk")) or list(
+        paid.order_by("-issued_at", "-pk")[:1]
+    )
+    notes = []
+    for invoice in invoices:
+        credited = invoice.credit_notes.aggregate(total=Sum("total"))["total"] or 0
+        share = min(amount, max(invoice.total - credited, 0))
+        note = credit_note_issue(invoice=invoice, amount=share, now=now)
+        if note is not None:
+            notes.append(note)
+            amount -= share
+        if amount <= 0:
+            break
+    return notes
 
 
 def _next_credit_note_number(now: datetime) -> str:

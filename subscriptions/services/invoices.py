@@ -1,7 +1,9 @@
 """Invoices: amounts, lines, tax, gap-free numbers, issuing and voiding (French law)."""
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, models
@@ -9,9 +11,11 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from subscriptions import policy
+from subscriptions import money, policy
 from subscriptions.models import (
     AuditEvent,
+    Currency,
+    ExchangeRate,
     Invoice,
     InvoiceKind,
     InvoiceLine,
@@ -19,6 +23,7 @@ from subscriptions.models import (
     InvoiceStatus,
     Price,
     Subscription,
+    TaxRegime,
 )
 from subscriptions.services.auditing import audit_event, audit_write
 from subscriptions.services.errors import SubscriptionError
@@ -127,6 +132,7 @@ def invoice_issue(
         tax_rate_bps=rate_bps,
         tax_regime=regime,
         reverses_refunds=reverses is not None,
+        **eur_vat(price.currency, tax, regime, now),
         period_start=period_start,
         period_end=period_end,
         issued_at=now,
@@ -160,6 +166,45 @@ def invoice_issue(
         ),
     )
     return invoice
+
+
+RATE_PLACES = Decimal("0.000001")  # as ExchangeRate and the documents keep it
+
+
+def eur_rate_on(currency: str, moment: datetime) -> Decimal:
+    """Euros for one unit of `currency` on the seller's calendar day of `moment`: the latest
+    rate staff entered on or before it, else the EUR_EXCHANGE_RATES setting's."""
+    if currency == Currency.EUR:
+        return Decimal(1)
+    day = moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    entered = (
+        ExchangeRate.objects.filter(currency=currency, valid_from__lte=day)
+        .order_by("-valid_from")
+        .values_list("eur_per_unit", flat=True)
+        .first()
+    )
+    if entered is not None:
+        return entered
+    try:
+        return Decimal(settings.EUR_EXCHANGE_RATES[currency])
+    except KeyError:
+        raise SubscriptionError(
+            _("No exchange rate to euros is set for %(currency)s.") % {"currency": currency}
+        ) from None
+
+
+def eur_vat(
+    currency: str, tax: int, regime: str, moment: datetime, *, rate: Decimal | None = None
+) -> dict[str, Any]:
+    """The euro fields a document keeps (CGI art. 242 nonies A: French VAT invoiced in
+    another currency is stated in euros too): the rate (`rate`, else the one of `moment`)
+    and the VAT in euro cents, rounded half up. Nothing in euros or without French VAT."""
+    if currency == Currency.EUR or regime != TaxRegime.FRENCH_VAT:
+        return {"eur_rate": None, "tax_eur": None}
+    rate = (rate if rate is not None else eur_rate_on(currency, moment)).quantize(RATE_PLACES)
+    euros = money.to_major_units(tax, currency) * rate
+    cents = (euros * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return {"eur_rate": rate, "tax_eur": int(cents)}
 
 
 def seller_snapshot() -> dict[str, str]:

@@ -9,6 +9,7 @@ import facturx
 import pytest
 
 from subscriptions.models import AccountingExport, AccountingExportStatus
+from subscriptions.services.accounting_exports import JOURNAL_COLUMNS, journal_row
 from subscriptions.services.credit_notes import credit_note_issue
 from tests.conftest import staff_login
 from tests.factories import UserFactory
@@ -107,6 +108,11 @@ def test_the_accounting_export_zips_the_pdfs_with_a_journal(
         "paid",
         "refunded",
     )
+    assert [(r["vat_in_eur"], r["eur_rate"]) for r in rows] == [
+        ("9.80", ""),
+        ("9.80", ""),
+        ("-9.80", ""),
+    ]
 
 
 def test_a_range_outside_the_documents_exports_nothing(
@@ -157,3 +163,17 @@ def test_the_export_page_polls_while_one_is_prepared(
     assert 'hx-trigger="every 1s"' in html
     assert 'value="40"' in html
     assert "<form" not in html  # only the progress block
+
+
+def test_the_journal_gives_the_vat_in_euros_of_a_document_in_another_currency(customer, catalog):
+    # $9.80 of French VAT at the setting's demo rate, 0.86: 8.43 €; the credit note of $58.80
+    # gives it back at the same rate.
+    invoice = make_invoice(customer, catalog, currency="USD")
+    note = credit_note_issue(invoice=invoice, amount=5880, now=ISSUED, refunded_at=ISSUED)
+    columns = JOURNAL_COLUMNS.index("vat"), JOURNAL_COLUMNS.index("currency")
+    in_euros = JOURNAL_COLUMNS.index("vat_in_eur"), JOURNAL_COLUMNS.index("eur_rate")
+    rows = [journal_row(invoice), journal_row(note)]
+    assert [[row[i] for i in (*columns, *in_euros)] for row in rows] == [
+        ["9.80", "USD", "8.43", "0.86"],
+        ["-9.80", "USD", "-8.43", "0.86"],
+    ]

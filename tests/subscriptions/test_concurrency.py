@@ -33,7 +33,7 @@ from subscriptions.money import format_money
 from subscriptions.services.cancellation import cancellation_confirm, cancellation_quote
 from subscriptions.services.checkout import subscribe
 from subscriptions.services.contract_changes import change_request_create
-from subscriptions.services.invoices import invoice_amounts
+from subscriptions.services.invoices import invoice_amounts, invoice_issue
 from subscriptions.services.renewals import renewal_remind
 from tests.conftest import staff_login
 from tests.factories import UserFactory
@@ -425,3 +425,54 @@ def test_a_renewal_reminder_waiting_while_a_downgrade_is_scheduled_states_the_ne
     amounts = {format_money(total, "EUR", lang) for lang in LANGUAGES}
     assert any(amount in reminder for amount in amounts), reminder
     assert lower.plan.name in reminder
+
+
+# --- gap-free invoice numbers under concurrent issues (CGI art. 242 nonies A) ---------------
+
+
+def test_twenty_invoices_issued_at_once_are_numbered_one_to_twenty(catalog):
+    """Twenty renewals issued at the same instant by twenty workers, the year's first ones
+    (the counter row does not exist yet): 1 to 20, no gap, no number twice."""
+    at = timezone.now()
+    pro = price("pro", "month")
+    subscriptions = [
+        Subscription.objects.create(
+            user=UserFactory(), plan=pro.plan, price=pro, status="active", currency="EUR"
+        )
+        for _ in range(N)
+    ]
+    barrier = threading.Barrier(N)
+    errors = []
+
+    def worker(sub):
+        barrier.wait()
+        try:
+            with transaction.atomic():
+                invoice_issue(
+                    subscription=sub,
+                    kind=InvoiceKind.RENEWAL,
+                    period_start=at,
+                    period_end=at + timedelta(days=30),
+                    now=at,
+                )
+        except Exception as exc:  # any failure is the finding
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(sub,)) for sub in subscriptions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == [f"{at.year}-{n:06d}" for n in range(1, N + 1)]
+    # One invoice per subscription, each for the renewal's price.
+    assert sorted(Invoice.objects.values_list("subscription_id", flat=True)) == sorted(
+        sub.pk for sub in subscriptions
+    )
+    assert set(Invoice.objects.values_list("total", flat=True)) == {
+        invoice_amounts(pro, subscriptions[0].user)[2]
+    }

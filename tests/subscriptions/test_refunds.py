@@ -11,7 +11,6 @@ from django.db import connection
 from subscriptions.models import (
     Invoice,
     InvoiceKind,
-    Price,
     RefundRequest,
     RefundStatus,
     SubscriptionStatus,
@@ -22,42 +21,24 @@ from subscriptions.services.errors import SubscriptionError
 from subscriptions.services.payments import charge_refunds_sync
 from subscriptions.services.refund_quotes import guarantee_used, refund_quote_for
 from subscriptions.services.refunds import (
-    refund_request_create,
     refund_review_decide,
     refunds_retry,
 )
 from tests.factories import UserFactory
+from tests.subscriptions.conftest import REFUNDS_T0 as T0
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # a Monday
-
-
-def price(code, interval):
-    return Price.objects.select_related("plan").get(
-        plan__code=code, interval=interval, currency="EUR"
-    )
-
-
-def subscribed(user, add_card, code="pro", interval="month", at=T0):
-    add_card(user)
-    subscribe(user=user, price=price(code, interval), now=at)
-    return Invoice.objects.filter(user=user).latest("issued_at")
-
-
-def ask(user, invoice, at, reason="changed_mind", details=""):
-    return refund_request_create(user=user, invoice=invoice, reason=reason, details=details, now=at)
-
 
 def test_guarantee_refunds_the_whole_price_without_tax_and_ends_the_subscription(
-    customer, catalog, add_card, mailoutbox
+    customer, catalog, mailoutbox, subscribed, ask_refund
 ):
-    invoice = subscribed(customer, add_card)
+    invoice = subscribed(customer)
     at = T0 + timedelta(days=14)  # last second of the 14 days (004)
     quote = refund_quote_for(invoice=invoice, now=at)
     assert (quote.rule, quote.amount) == ("guarantee", 4900)
 
-    refund = ask(customer, invoice, at)
+    refund = ask_refund(customer, invoice, at)
 
     assert refund.status == RefundStatus.SUCCEEDED
     assert stripe.Refund.retrieve(refund.stripe_refund_id).amount == 4900
@@ -67,29 +48,33 @@ def test_guarantee_refunds_the_whole_price_without_tax_and_ends_the_subscription
     assert "3 à 5 jours ouvrables" in mailoutbox[-1].body
 
 
-def test_one_second_after_the_guarantee_a_monthly_plan_gets_nothing(customer, catalog, add_card):
-    invoice = subscribed(customer, add_card)
+def test_one_second_after_the_guarantee_a_monthly_plan_gets_nothing(
+    customer, catalog, subscribed, ask_refund
+):
+    invoice = subscribed(customer)
     at = T0 + timedelta(days=14, seconds=1)
     assert refund_quote_for(invoice=invoice, now=at).rule == "none"
     with pytest.raises(SubscriptionError, match="cannot be reviewed"):
-        ask(customer, invoice, at, reason="changed_mind")
+        ask_refund(customer, invoice, at, reason="changed_mind")
     assert not RefundRequest.objects.exists()
 
 
-def test_no_second_guarantee_for_the_same_plan(customer, catalog, add_card):
-    ask(customer, subscribed(customer, add_card), T0 + timedelta(days=1))
-    again = subscribed(customer, add_card, at=T0 + timedelta(days=2))
+def test_no_second_guarantee_for_the_same_plan(customer, catalog, subscribed, ask_refund):
+    ask_refund(customer, subscribed(customer), T0 + timedelta(days=1))
+    again = subscribed(customer, at=T0 + timedelta(days=2))
     assert refund_quote_for(invoice=again, now=T0 + timedelta(days=3)).rule == "none"
     other_plan = UserFactory()
     assert guarantee_used(user=other_plan, invoice=again) is False
 
 
-def test_a_forgotten_renewal_is_refunded_within_5_business_days_across_ascension(catalog, add_card):
+def test_a_forgotten_renewal_is_refunded_within_5_business_days_across_ascension(
+    catalog, add_card, eur_price, ask_refund
+):
     # 002: renewal paid Tuesday 12 May 2026; Thursday 14 May is Ascension in France.
     user = UserFactory(country="FR", time_zone="Europe/Paris")
     add_card(user)
     start = datetime(2026, 4, 12, 8, 0, tzinfo=UTC)
-    sub = subscribe(user=user, price=price("pro", "month"), now=start)
+    sub = subscribe(user=user, price=eur_price("pro", "month"), now=start)
     billing_run(now=sub.next_billing_at)
     renewal = Invoice.objects.get(user=user, kind=InvoiceKind.RENEWAL)
     # Business days after Tue 12: Wed 13, Fri 15, Mon 18, Tue 19, Wed 20 -> ends Wed 20 at
@@ -97,19 +82,21 @@ def test_a_forgotten_renewal_is_refunded_within_5_business_days_across_ascension
     last = datetime(2026, 5, 20, 21, 59, 59, tzinfo=UTC)
     assert refund_quote_for(invoice=renewal, now=last).rule == "renewal_grace"
     assert refund_quote_for(invoice=renewal, now=last + timedelta(seconds=1)).rule == ("none")
-    refund = ask(user, renewal, last, reason="no_longer_used")
+    refund = ask_refund(user, renewal, last, reason="no_longer_used")
     assert refund.amount == 4900
     assert stripe.Refund.retrieve(refund.stripe_refund_id).amount == 4900
 
 
 def test_a_service_problem_outside_the_rules_goes_to_review_and_staff_decide(
-    customer, catalog, add_card, mailoutbox
+    customer, catalog, mailoutbox, subscribed, ask_refund
 ):
-    invoice = subscribed(customer, add_card)
+    invoice = subscribed(customer)
     at = T0 + timedelta(days=20)
     with pytest.raises(SubscriptionError, match="describe the problem"):
-        ask(customer, invoice, at, reason="service_problem", details="  ")
-    refund = ask(customer, invoice, at, reason="service_problem", details="Widget broken 5 days")
+        ask_refund(customer, invoice, at, reason="service_problem", details="  ")
+    refund = ask_refund(
+        customer, invoice, at, reason="service_problem", details="Widget broken 5 days"
+    )
     assert refund.status == RefundStatus.REVIEW
     # 002: a decision within 5 business days: from Sunday 24 May, Whit Monday (25) is a
     # French public holiday: Tue 26 ... Fri 29, Mon 1 June, ending at Paris midnight.
@@ -137,9 +124,13 @@ def test_a_service_problem_outside_the_rules_goes_to_review_and_staff_decide(
     assert invoice.subscription.status == SubscriptionStatus.ACTIVE
 
 
-def test_a_rejected_review_is_explained_by_email(customer, catalog, add_card, mailoutbox):
-    invoice = subscribed(customer, add_card)
-    refund = ask(customer, invoice, T0 + timedelta(days=20), "billing_error", "Charged twice?")
+def test_a_rejected_review_is_explained_by_email(
+    customer, catalog, mailoutbox, subscribed, ask_refund
+):
+    invoice = subscribed(customer)
+    refund = ask_refund(
+        customer, invoice, T0 + timedelta(days=20), "billing_error", "Charged twice?"
+    )
     staff = UserFactory(is_staff=True, is_superuser=True)
     with pytest.raises(SubscriptionError, match="reason"):
         refund_review_decide(refund=refund, actor=staff, approve=False, amount=0, reason="", now=T0)
@@ -150,11 +141,11 @@ def test_a_rejected_review_is_explained_by_email(customer, catalog, add_card, ma
     assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 0
 
 
-def test_asking_twice_refunds_once(customer, catalog, add_card):
-    invoice = subscribed(customer, add_card)
-    ask(customer, invoice, T0 + timedelta(days=1))
+def test_asking_twice_refunds_once(customer, catalog, subscribed, ask_refund):
+    invoice = subscribed(customer)
+    ask_refund(customer, invoice, T0 + timedelta(days=1))
     with pytest.raises(SubscriptionError, match="already been requested"):
-        ask(customer, invoice, T0 + timedelta(days=1, seconds=1))
+        ask_refund(customer, invoice, T0 + timedelta(days=1, seconds=1))
     assert RefundRequest.objects.count() == 1
     assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 4900
 
@@ -163,8 +154,8 @@ def test_asking_twice_refunds_once(customer, catalog, add_card):
     connection.vendor != "postgresql",
     reason="20 concurrent writers need a server database; CI runs this on PostgreSQL",
 )
-def test_twenty_concurrent_requests_make_one_refund(customer, catalog, add_card):
-    invoice = subscribed(customer, add_card)
+def test_twenty_concurrent_requests_make_one_refund(customer, catalog, subscribed, ask_refund):
+    invoice = subscribed(customer)
     at = T0 + timedelta(days=1)
     outcomes = []
     barrier = threading.Barrier(20)
@@ -172,7 +163,7 @@ def test_twenty_concurrent_requests_make_one_refund(customer, catalog, add_card)
     def worker():
         barrier.wait()
         try:
-            ask(customer, invoice, at)
+            ask_refund(customer, invoice, at)
             outcomes.append("refunded")
         except SubscriptionError:
             outcomes.append("refused")
@@ -189,12 +180,14 @@ def test_twenty_concurrent_requests_make_one_refund(customer, catalog, add_card)
     assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 4900
 
 
-def test_stripe_down_keeps_the_request_and_a_retry_uses_the_same_key(customer, catalog, add_card):
-    invoice = subscribed(customer, add_card)
+def test_stripe_down_keeps_the_request_and_a_retry_uses_the_same_key(
+    customer, catalog, subscribed, ask_refund
+):
+    invoice = subscribed(customer)
     base = stripe.api_base
     stripe.api_base = "http://127.0.0.1:9"
     try:
-        refund = ask(customer, invoice, T0 + timedelta(days=1))
+        refund = ask_refund(customer, invoice, T0 + timedelta(days=1))
     finally:
         stripe.api_base = base
     assert refund.status == RefundStatus.FAILED
@@ -207,13 +200,13 @@ def test_stripe_down_keeps_the_request_and_a_retry_uses_the_same_key(customer, c
     assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 4900
 
 
-def test_never_more_than_what_is_left_of_the_charge(customer, catalog, add_card):
-    invoice = subscribed(customer, add_card)
+def test_never_more_than_what_is_left_of_the_charge(customer, catalog, subscribed, ask_refund):
+    invoice = subscribed(customer)
     stripe.Refund.create(charge=invoice.stripe_charge_id, amount=4000)  # from the dashboard
     charge_refunds_sync(charge_id=invoice.stripe_charge_id, now=T0)
     invoice.refresh_from_db()
     quote = refund_quote_for(invoice=invoice, now=T0 + timedelta(days=1))
     assert quote.amount == 900  # 4900 base - 4000 already refunded
-    refund = ask(customer, invoice, T0 + timedelta(days=1))
+    refund = ask_refund(customer, invoice, T0 + timedelta(days=1))
     assert refund.amount == 900
     assert stripe.Charge.retrieve(invoice.stripe_charge_id).amount_refunded == 4900
