@@ -29,7 +29,7 @@ django.setup()
 
 from celery import current_app  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
@@ -122,7 +122,8 @@ def explain_selects(label: str) -> float:
     print(f"\n{label}: EXPLAIN ANALYZE of each select of the run")
     for name, select in billing.billing_selects(now=NOW):
         sql, params = select.query.sql_with_params()
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(billing.SERIAL_PLAN)  # as the run reads them (billing.due_pks)
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
             plan = [row[0] for row in cursor.fetchall()]
         ms = float(next(line for line in plan if line.startswith("Execution Time")).split()[2])

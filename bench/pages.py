@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=1, help="per gunicorn worker (gthread)")
     args = parser.parse_args()
     port = stack.free_port()
     env = stack.production_env(args.database_url, args.redis, port)
@@ -164,9 +165,9 @@ def main() -> None:
         "pricing (anonymous)": stack.get("/en/"),
         **{name: stack.get(path, cookie) for name, path in customer.items()},
     }
-    with stack.gunicorn(env, port) as base:
+    with stack.gunicorn(env, port, threads=args.threads) as base:
         runs = stack.interleaved(base, requests, seconds=args.seconds)
-    print(f"\ngunicorn, 2 workers, production settings; a customer with {args.rows} invoices")
+    print(f"\ngunicorn, 2 workers of {args.threads} thread(s), production; {args.rows} invoices")
     print("  requests/s: median (spread) of 3 interleaved rounds; ratio run by run")
     bare, minimal = runs["bare view"], runs["minimal authenticated"]
     print(stack.ratio_line("minimal authenticated", minimal, bare) + "  (to the bare view)")

@@ -69,8 +69,9 @@ def django_setup(env: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int = 2) -> Iterator[str]:
-    """The Procfile's web process with `workers` sync workers, stopped on leaving."""
+def gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = 1) -> Iterator[str]:
+    """The Procfile's web process with `workers` workers (of `threads` threads each, gunicorn's
+    gthread worker, when more than one), stopped on leaving."""
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,
@@ -88,6 +89,7 @@ def gunicorn(env: dict[str, str], port: int, workers: int = 2) -> Iterator[str]:
             f"{HOST}:{port}",
             "--workers",
             str(workers),
+            *(("--worker-class", "gthread", "--threads", str(threads)) if threads > 1 else ()),
             "--env",
             "DJANGO_SETTINGS_MODULE=bench_settings",
         ],

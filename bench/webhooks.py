@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=1, help="per gunicorn worker (gthread)")
     args = parser.parse_args()
     port = stack.free_port()
     env = stack.production_env(args.database_url, args.redis, port)
@@ -112,14 +113,14 @@ def main() -> None:
     path = endpoint_path()
     before = WebhookEventTrigger.objects.count()
     requests = {"bare view": stack.get("/bench/bare/"), "webhook": signed_event(path)}
-    with stack.gunicorn(env, port) as base:
+    with stack.gunicorn(env, port, threads=args.threads) as base:
         runs = stack.interleaved(base, requests, seconds=args.seconds)
     stored = WebhookEventTrigger.objects.filter(valid=True).count() - before
     queued = subprocess.run(
         ["redis-cli", "-n", "14", "llen", "celery"], capture_output=True, text=True, check=False
     ).stdout.strip()
     subprocess.run(["redis-cli", "-n", "14", "flushdb"], check=False, capture_output=True)
-    print("\ngunicorn, 2 workers, production settings, PostgreSQL, Redis broker")
+    print(f"\ngunicorn, 2 workers of {args.threads} thread(s), production settings")
     print("  requests/s: median (spread) of 3 interleaved rounds; ratio run by run")
     print(stack.ratio_line("bare view", runs["bare view"], runs["bare view"]))
     print(stack.ratio_line("signed webhook", runs["webhook"], runs["bare view"]))

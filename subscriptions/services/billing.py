@@ -9,6 +9,7 @@ from typing import Any
 from celery import current_app
 from celery.result import EagerResult
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from accounts import services as account_services
@@ -115,6 +116,21 @@ def billing_selects(*, now: datetime) -> list[tuple[str, QuerySet[Any]]]:
     ]
 
 
+def due_pks(select: QuerySet[Any]) -> list[Any]:
+    """One step's due items. On PostgreSQL in one serial plan: a partial index's predicate is
+    not in the table's statistics, so with a million rows the planner expects thousands due
+    where there are none and starts parallel workers, whose start (10-40 ms) costs far more
+    than reading the index (under 0.1 ms)."""
+    if connection.vendor != "postgresql":
+        return list(select)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(SERIAL_PLAN)
+        return list(select)
+
+
+SERIAL_PLAN = "SET LOCAL max_parallel_workers_per_gather = 0"
+
+
 def billing_run(*, now: datetime) -> dict[str, int]:
     """Everything due at `now`: one task per item, so renewals spread over the workers. Every
     select is on a partial index of its due date, so the cost follows what is due, not the
@@ -126,7 +142,7 @@ def billing_run(*, now: datetime) -> dict[str, int]:
     # Step after step, as each step's select sees what the one before it did (when eager).
     for name, select in billing_selects(now=now):
         done.setdefault(name, 0)
-        for pk in list(select):
+        for pk in due_pks(select):
             if not cache.add(_claim_key(name, pk), now.isoformat(), timeout=CLAIM_SECONDS):
                 continue  # queued by another run, not finished yet
             result = task.delay(step=name, pk=pk, now=now.isoformat())
