@@ -69,9 +69,9 @@ def django_setup(env: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = 1) -> Iterator[str]:
-    """The Procfile's web process with `workers` workers (of `threads` threads each, gunicorn's
-    gthread worker, when more than one), stopped on leaving."""
+def gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = 4) -> Iterator[str]:
+    """The Procfile's web process with `workers` workers of `threads` threads each (gunicorn's
+    gthread worker; 1 thread: its sync worker), stopped on leaving."""
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
         cwd=ROOT,

@@ -1,10 +1,10 @@
 """Stripe webhooks acknowledged fast (issue 18, goal 5): signed events per second.
 
-Serves the portal with gunicorn (2 sync workers, production settings, PostgreSQL, Redis as
-the broker) and posts signed `payment_intent.succeeded` events, each with its own id, from 4
-client threads, in turn with the bare view in each of 3 rounds. The endpoint checks the
-signature, stores the event and queues its processing; no Celery worker runs here, so what
-is measured is the acknowledgement (the worker's side is tested in
+Serves the portal with gunicorn (2 workers of 4 threads as the Procfile, production settings,
+PostgreSQL, Redis as the broker) and posts signed `payment_intent.succeeded` events, each with
+its own id, from 4 client threads, in turn with the bare view in each of 3 rounds. The endpoint
+checks the signature, stores the event and queues its processing; no Celery worker runs here,
+so what is measured is the acknowledgement (the worker's side is tested in
 tests/subscriptions/test_webhooks_queued.py: one Stripe fetch per event). Prints events per
 second (goal at least 400) and their ratio to the bare view (goal at least 0.1). Run:
 
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--threads", type=int, default=1, help="per gunicorn worker (gthread)")
+    parser.add_argument("--threads", type=int, default=4, help="per worker, as the Procfile")
     args = parser.parse_args()
     port = stack.free_port()
     env = stack.production_env(args.database_url, args.redis, port)

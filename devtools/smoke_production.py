@@ -417,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"{HOST}:{web_port}",
                     "--workers",
                     "2",
+                    # As the Procfile: threads wait on PostgreSQL, Redis and Stripe side by side.
+                    "--worker-class",
+                    "gthread",
+                    "--threads",
+                    "4",
                 ],
                 env,
                 log_dir,
