@@ -128,7 +128,12 @@ def populate(due: int, localstripe: bool) -> None:
             customer = stripe.Customer.create(email=f"{account.stripe_customer_id}@example.com")
             card = stripe.PaymentMethod.create(
                 type="card",
-                card={"number": "4242424242424242", "exp_month": 12, "exp_year": 2030},
+                card={
+                    "number": "4242424242424242",
+                    "exp_month": 12,
+                    "exp_year": 2030,
+                    "cvc": "123",
+                },
             )
             stripe.PaymentMethod.attach(card.id, customer=customer.id)
             account.stripe_customer_id, account.payment_method_id = customer.id, card.id
