@@ -12,8 +12,6 @@ for an anonymous visitor). Goal: every ratio at least 0.5. Run:
         --database-url postgres://postgres@127.0.0.1:5432/portal_bench_pages --rows 20
 """
 
-import argparse
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,24 +129,11 @@ def customer_with_history(rows: int) -> tuple[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser = stack.arguments()
     parser.add_argument("--rows", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--threads", type=int, default=4, help="per worker, as the Procfile")
     args = parser.parse_args()
     port = stack.free_port()
-    env = stack.production_env(args.database_url, args.redis, port)
-    for db in ("14", "15"):
-        subprocess.run(["redis-cli", "-n", db, "flushdb"], check=False, capture_output=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=stack.ROOT,
-        env=env,
-        check=True,
-    )
-    stack.django_setup(env)
+    env = stack.prepared(args, port)
     cookie, number = customer_with_history(args.rows)
     customer = {
         "home": "/en/account/",

@@ -9,6 +9,7 @@ The reference views live in `bench/bench_urls.py` (added to the portal's URLs by
   base layout rendered, no other query.
 """
 
+import argparse
 import contextlib
 import os
 import secrets
@@ -57,6 +58,32 @@ def production_env(database_url: str, redis: str, port: int) -> dict[str, str]:
         "TRUSTED_PROXY_COUNT": "0",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def arguments() -> argparse.ArgumentParser:
+    """What the page and webhook benches are run with."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser.add_argument("--seconds", type=float, default=3.0, help="each measure")
+    parser.add_argument("--threads", type=int, default=4, help="per worker, as the Procfile")
+    return parser
+
+
+def prepared(args: argparse.Namespace, port: int) -> dict[str, str]:
+    """The environment for `args`, its Redis databases emptied and its database migrated,
+    and this process set up on it."""
+    env = production_env(args.database_url, args.redis, port)
+    for db in ("14", "15"):
+        subprocess.run(["redis-cli", "-n", db, "flushdb"], check=False, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    django_setup(env)
+    return env
 
 
 def django_setup(env: dict[str, str]) -> None:

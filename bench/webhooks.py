@@ -13,7 +13,6 @@ second (goal at least 400) and their ratio to the bare view (goal at least 0.1).
         --database-url postgres://postgres@127.0.0.1:5432/portal_bench_webhooks
 """
 
-import argparse
 import hashlib
 import hmac
 import itertools
@@ -91,23 +90,10 @@ def signed_event(path: str) -> stack.Request:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--threads", type=int, default=4, help="per worker, as the Procfile")
+    parser = stack.arguments()
     args = parser.parse_args()
     port = stack.free_port()
-    env = stack.production_env(args.database_url, args.redis, port)
-    for db in ("14", "15"):
-        subprocess.run(["redis-cli", "-n", db, "flushdb"], check=False, capture_output=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=stack.ROOT,
-        env=env,
-        check=True,
-    )
-    stack.django_setup(env)
+    env = stack.prepared(args, port)
     from djstripe.models import WebhookEventTrigger
 
     path = endpoint_path()
