@@ -76,6 +76,46 @@ def test_subscribe_page_shows_price_tax_commitment_and_dates_before_the_card(
     assert "Pay €588.00 and subscribe" in html
 
 
+@pytest.mark.parametrize(
+    ("language", "commitment", "guarantee"),
+    [
+        (
+            "en",
+            "12-month commitment, billed yearly: no refund, and no cancellation or change of plan"
+            " during the 12 months.",
+            "Money-back guarantee: the full price (taxes are not refunded) if you ask within"
+            " 14 days of your first payment.",
+        ),
+        (
+            "fr",
+            "Engagement de 12 mois, facturé à l’année : aucun remboursement, ni résiliation ni"
+            " changement d’offre pendant les 12 mois.",
+            "Garantie satisfait ou remboursé : le prix intégral (hors taxes, non remboursées)"
+            " si vous le demandez dans les 14 jours suivant votre premier paiement.",
+        ),
+    ],
+)
+def test_subscribe_pages_state_the_commitment_or_the_guarantee_before_the_card(
+    customer_client, catalog, stripe_server, language, commitment, guarantee
+):
+    # 000: Starter and Standard commit for 12 months with no refund, said before subscribing,
+    # in the pricing page's words; 004: Pro and Premium carry the 14-day guarantee instead.
+    pricing = customer_client.get(f"/{language}/").content.decode()
+    assert pricing.count(commitment) == 2
+    for code in ("starter", "standard"):
+        html = customer_client.get(
+            f"/{language}/account/subscribe/{price(code, 'year').pk}/"
+        ).content.decode()
+        assert commitment in html
+        assert guarantee not in html
+    for code, interval in (("pro", "month"), ("pro", "year"), ("premium", "month")):
+        html = customer_client.get(
+            f"/{language}/account/subscribe/{price(code, interval).pk}/"
+        ).content.decode()
+        assert guarantee in html
+        assert commitment not in html
+
+
 @pytest.mark.django_db(transaction=True)
 def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
     customer_client, customer, catalog, stripe_server, mailoutbox
