@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from djstripe.models import PaymentMethod as StripePaymentMethod
 
 from accounts.models import User
+from legal.models import TermsAcceptance
 from portal.locks import lock_pk
 from privacy import erasure, inventory
 from privacy.models import PENDING_STATUSES, DataExport, ErasedStripeId, ExportStatus
@@ -349,6 +350,8 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
     logged = _admin_log_targets(user)
     _user_anonymise(user)
     EmailAddress.objects.filter(user=user).delete()
+    # Which terms the customer accepted, and when, goes with the account (issue 17).
+    TermsAcceptance.objects.filter(user=user).delete()
     _mfa_delete(user)
     _sessions_delete(user)
     _accounting_exports_delete()

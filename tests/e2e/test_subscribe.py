@@ -7,7 +7,7 @@ from subscriptions.models import Invoice, InvoiceStatus, Subscription, Subscript
 
 
 def test_a_customer_subscribes_with_a_card_in_english_and_is_charged_what_was_shown(
-    page, settle, login, fill_card, customer, catalog, stripe_server, transactional_db
+    page, settle, login, fill_card, customer, catalog, stripe_server, transactional_db, ticked_terms
 ):
     customer.language = "en"
     customer.save()
@@ -22,6 +22,7 @@ def test_a_customer_subscribes_with_a_card_in_english_and_is_charged_what_was_sh
     expect(pay).to_be_visible()
 
     fill_card()
+    ticked_terms.tick(page)
     pay.click()
     page.wait_for_url("**/account/subscription/")
     settle()
@@ -40,7 +41,7 @@ def test_a_customer_subscribes_with_a_card_in_english_and_is_charged_what_was_sh
 
 
 def test_a_declined_card_is_explained_and_another_card_works(
-    page, settle, login, fill_card, customer, catalog, stripe_server, transactional_db
+    page, settle, login, fill_card, customer, catalog, stripe_server, transactional_db, ticked_terms
 ):
     login(customer)
     page.goto("/en/account/subscription/")
@@ -48,11 +49,13 @@ def test_a_declined_card_is_explained_and_another_card_works(
     page.get_by_role("link", name="Premium – €79.00 per month excl. VAT").click()
     settle()
     fill_card(number="4000000000000341")  # accepted at entry, declined at charge
+    ticked_terms.tick(page)
     page.get_by_role("button", name="Pay €94.80 and subscribe").click()
     expect(page.get_by_role("alert")).to_contain_text("Your card was declined")
     settle()
 
     fill_card()
+    ticked_terms.tick(page)
     page.get_by_role("button", name="Pay €94.80 and subscribe").click()
     page.wait_for_url("**/account/subscription/")
     settle()

@@ -118,7 +118,7 @@ def test_subscribe_pages_state_the_commitment_or_the_guarantee_before_the_card(
 
 @pytest.mark.django_db(transaction=True)
 def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
-    customer_client, customer, catalog, stripe_server, mailoutbox
+    customer_client, customer, catalog, stripe_server, mailoutbox, ticked_terms
 ):
     monthly = price("premium", "month", "GBP")
     page = customer_client.get(f"/en/account/subscribe/{monthly.pk}/").content.decode()
@@ -126,7 +126,11 @@ def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
 
     response = customer_client.post(
         f"/en/account/subscribe/{monthly.pk}/",
-        {"setup_intent": confirmed_setup_intent(customer), "charge": shown_charge(page)},
+        {
+            "setup_intent": confirmed_setup_intent(customer),
+            "charge": shown_charge(page),
+            **ticked_terms.data,
+        },
         follow=True,
     )
     assert "Thank you: your subscription is active." in response.content.decode()
@@ -138,7 +142,7 @@ def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
 
 
 def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
-    customer_client, customer, catalog, stripe_server
+    customer_client, customer, catalog, stripe_server, ticked_terms
 ):
     monthly = price("pro", "month")
     page = customer_client.get(f"/fr/account/subscribe/{monthly.pk}/").content.decode()
@@ -147,6 +151,7 @@ def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
         {
             "setup_intent": confirmed_setup_intent(customer, "pm_card_chargeCustomerFail"),
             "charge": shown_charge(page),
+            **ticked_terms.data,
         },
     )
     assert response.status_code == 400
@@ -154,13 +159,15 @@ def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
     assert Subscription.objects.get(user=customer).status == SubscriptionStatus.INCOMPLETE
 
 
-def test_a_forged_setup_intent_changes_nothing(customer_client, customer, catalog, stripe_server):
+def test_a_forged_setup_intent_changes_nothing(
+    customer_client, customer, catalog, stripe_server, ticked_terms
+):
     other = UserFactory()
     foreign = confirmed_setup_intent(other)  # another customer's card
     monthly = price("pro", "month")
     for value in [foreign, "seti_doesnotexist", "<script>"]:
         response = customer_client.post(
-            f"/en/account/subscribe/{monthly.pk}/", {"setup_intent": value}
+            f"/en/account/subscribe/{monthly.pk}/", {"setup_intent": value, **ticked_terms.data}
         )
         assert response.status_code == 400
         assert "This card could not be saved" in response.content.decode()
