@@ -192,9 +192,7 @@ def test_the_profile_refuses_the_same_names(customer_client, customer, field, va
         ("fr", "Confirmez que <strong>new@example.com</strong> est bien votre adresse e-mail"),
     ],
 )
-def test_the_confirmation_page_names_the_address_once_as_the_customers_own(
-    client, language, says
-):
+def test_the_confirmation_page_names_the_address_once_as_the_customers_own(client, language, says):
     # Issue 17: "Merci de confirmer que X est l'adresse e-mail de X".
     _signup(client, language=language)
     path = _confirmation_link(mail.outbox[0]).split("://", 1)[1].split("/", 1)[1]
