@@ -59,3 +59,39 @@ class TermsSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.version}"
+
+
+class TermsAcceptance(models.Model):
+    """A customer accepted this version of the terms, when subscribing (004: the version
+    accepted is kept with its date)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="terms_acceptances",
+        verbose_name=_("customer"),
+    )
+    # PROTECT: a version a customer accepted stays readable.
+    version = models.ForeignKey(
+        TermsVersion,
+        on_delete=models.PROTECT,
+        related_name="acceptances",
+        verbose_name=_("version"),
+    )
+    accepted_at = models.DateTimeField(_("accepted"))
+    subscription = models.ForeignKey(
+        "subscriptions.Subscription",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="terms_acceptances",
+        verbose_name=_("subscription"),
+    )
+
+    class Meta:
+        ordering = ["-accepted_at", "-pk"]
+        verbose_name = _("terms acceptance")
+        verbose_name_plural = _("terms acceptances")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.version}"

@@ -7,8 +7,9 @@ from celery import current_app
 from django.db import transaction
 
 from accounts.models import User
-from legal.models import TermsSeen, TermsVersion
+from legal.models import TermsAcceptance, TermsSeen, TermsVersion
 from subscriptions import emails
+from subscriptions.models import Subscription
 from subscriptions.services.auditing import audit
 
 BATCH_SIZE = 500
@@ -52,3 +53,15 @@ def terms_notify(*, version_id: int, now: datetime) -> int:
 def terms_seen_record(*, user: User, version: TermsVersion, now: datetime) -> TermsSeen:
     seen, _ = TermsSeen.objects.get_or_create(user=user, version=version, defaults={"seen_at": now})
     return seen
+
+
+def terms_acceptance_record(
+    *, user: User, version: TermsVersion, subscription: Subscription, now: datetime
+) -> TermsAcceptance:
+    """The customer ticked "I accept the terms" for this subscription: called inside the
+    subscription's own transaction, once per version and subscription (a retried payment
+    does not accept again)."""
+    acceptance, _ = TermsAcceptance.objects.get_or_create(
+        user=user, version=version, subscription=subscription, defaults={"accepted_at": now}
+    )
+    return acceptance

@@ -6,8 +6,6 @@ the owner can download, for EXPORT_LIFETIME. Deleting an account ends its subscr
 every personal value; invoices stay, stripped of the buyer (legal retention).
 """
 
-import csv
-import io
 import json
 import logging
 import os
@@ -34,8 +32,9 @@ from django.utils.translation import gettext as _
 from djstripe.models import PaymentMethod as StripePaymentMethod
 
 from accounts.models import User
+from legal.models import TermsAcceptance
 from portal.locks import lock_pk
-from privacy import erasure, inventory
+from privacy import erasure, inventory, spreadsheet
 from privacy.models import PENDING_STATUSES, DataExport, ErasedStripeId, ExportStatus
 from subscriptions import emails
 from subscriptions.gateways import stripe as gateway
@@ -163,9 +162,9 @@ def _zip_write(archive: Any, *, user: User, now: datetime, progress: Callable[[i
     }
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for done, table in enumerate(tables, start=1):
-            rows = [_row(zf, table, obj) for obj in table.rows(user)]
-            document["tables"][table.name] = rows
-            zf.writestr(f"{table.name}.csv", _csv(table.columns, rows))
+            rows = [(obj, _row(zf, table, obj)) for obj in table.rows(user)]
+            document["tables"][table.name] = [row for _obj, row in rows]
+            zf.writestr(f"{table.name}.csv", spreadsheet.table_csv(table, rows))
             # The last percents are for data.json and saving the file.
             progress(done * 95 // len(tables))
         zf.writestr("data.json", json.dumps(document, ensure_ascii=False, indent=2))
@@ -195,36 +194,6 @@ def _file_add(zf: zipfile.ZipFile, table: inventory.Table, obj: models.Model, fi
         logger.warning("file of %s %s is missing from the export", table.name, obj.pk)
         return ""
     return arcname
-
-
-def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    # With a byte-order mark: spreadsheets then read accents right.
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row[c]) for c in columns])
-    return out.getvalue()
-
-
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection, OWASP):
-# such text gets a leading apostrophe, which spreadsheets show as text. data.json keeps the
-# text as it is.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)  # a number, negative ones included, stays a number
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    text = str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def exports_expire(*, now: datetime) -> int:
@@ -349,6 +318,8 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
     logged = _admin_log_targets(user)
     _user_anonymise(user)
     EmailAddress.objects.filter(user=user).delete()
+    # Which terms the customer accepted, and when, goes with the account (issue 17).
+    TermsAcceptance.objects.filter(user=user).delete()
     _mfa_delete(user)
     _sessions_delete(user)
     _accounting_exports_delete()

@@ -30,7 +30,7 @@ PLANS: list[dict[str, Any]] = [
         "description_fr": "Les avis, plus les rapports avancés et les widgets.",
         "features": ["core", "advanced"],
         "support_reply_hours": 48,
-        "prices": {"year": (12, {"EUR": 49000, "USD": 54000, "GBP": 42000})},
+        "prices": {"year": (12, {"EUR": 39000, "USD": 43000, "GBP": 34000})},
     },
     {
         "code": "pro",

@@ -118,7 +118,7 @@ class Price(models.Model):
         ]
 
     def __str__(self) -> str:
-        # What staff read in lists and menus: "Standard, yearly, €490.00".
+        # What staff read in lists and menus: "Standard, yearly, €390.00".
         return f"{self.plan.name}, {self.get_interval_display()}, {self.display_amount}"
 
     def clean(self) -> None:

@@ -21,6 +21,8 @@ from subscriptions.models import (
     Subscription,
     SubscriptionStatus,
 )
+from subscriptions.services.invoices import period_amounts
+from subscriptions.taxes import customer_tax
 
 
 @dataclass(frozen=True)
@@ -124,4 +126,74 @@ def guarantee_used_plan_ids(*, user: User) -> set[int]:
         RefundRequest.objects.filter(user=user, rule="guarantee")
         .exclude(status=RefundStatus.REJECTED)
         .values_list("invoice__price__plan_id", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class NextCharge:
+    """The next charge of a subscription as the page states it. `at` None: nothing more
+    will be charged, and `ends_at` says when the access ends."""
+
+    at: datetime | None
+    ends_at: datetime | None
+    plan: Plan | None
+    total: int  # the invoice's total, tax included, free months taken off
+    from_credit: int
+    by_card: int
+    currency: str
+    taxed: bool
+    first: bool  # the first charge, when the trial ends
+    scheduled_change: bool
+    card_brand: str
+    card_last4: str
+
+
+def next_charge(subscription: Subscription | None) -> NextCharge | None:
+    """When the next charge falls, what it takes and from what: the amounts come from
+    period_amounts, which the renewal's and the trial's first invoice are billed with, so
+    the page says what the card will be charged. None when there is nothing to state (no
+    subscription, ended, or a payment to make now, which the page shows as such)."""
+    if subscription is None or subscription.status not in (
+        SubscriptionStatus.ACTIVE,
+        SubscriptionStatus.TRIALING,
+    ):
+        return None
+    trial = subscription.status == SubscriptionStatus.TRIALING
+    if subscription.cancel_at is not None:
+        return NextCharge(
+            at=None,
+            ends_at=subscription.cancel_at,
+            plan=subscription.plan,
+            total=0,
+            from_credit=0,
+            by_card=0,
+            currency=subscription.currency,
+            taxed=False,
+            first=trial,
+            scheduled_change=False,
+            card_brand="",
+            card_last4="",
+        )
+    at = subscription.trial_ends_at if trial else subscription.next_billing_at
+    # 004: a scheduled change of plan is billed from the next renewal on.
+    price = subscription.scheduled_price or subscription.price
+    if at is None or price is None:
+        return None  # a trial without a plan chosen: nothing will be charged
+    user = subscription.user
+    total, from_credit, by_card = period_amounts(subscription, price, user)
+    billing = billing_account(user=user)
+    has_card = billing is not None and billing.has_card
+    return NextCharge(
+        at=at,
+        ends_at=None,
+        plan=price.plan,
+        total=total,
+        from_credit=from_credit,
+        by_card=by_card,
+        currency=price.currency,
+        taxed=customer_tax(user).taxed,
+        first=trial,
+        scheduled_change=subscription.scheduled_price_id is not None,
+        card_brand=billing.card_brand if billing and has_card else "",
+        card_last4=billing.card_last4 if billing and has_card else "",
     )

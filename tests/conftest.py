@@ -24,6 +24,32 @@ def catalog(db):
     return {plan.code: plan for plan in Plan.objects.all()}
 
 
+class TickedTerms:
+    """The subscribe page's "I accept the terms" box, ticked, for the published version."""
+
+    def __init__(self, version):
+        self.version = version
+        self.data = {"terms": str(version.pk)}  # what the ticked box posts
+
+    def tick(self, page):
+        """In the browser, with the keyboard as a customer would: focus the box, Space."""
+        box = page.locator('input[name="terms"]')
+        box.focus()
+        page.keyboard.press("Space")
+        assert box.is_checked()
+
+
+@pytest.fixture
+def ticked_terms(db):
+    """The published terms the data migration installs (the suite runs without migrations),
+    accepted on the subscribe form: `**ticked_terms.data` in a post, `tick(page)` in a browser."""
+    from legal import content
+    from legal.models import TermsVersion
+
+    content.seed(TermsVersion)
+    return TickedTerms(TermsVersion.objects.get(version=content.VERSION))
+
+
 @pytest.fixture
 def customer(db):
     user = UserFactory()

@@ -99,3 +99,47 @@ def test_the_export_notice_says_it_is_ready_when_it_already_is(customer_client, 
     html = response.content.decode()
     assert "Votre export est prêt : téléchargez-le ci-dessous." in html
     assert "nous vous enverrons un lien" not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", 'outside the rules of our <a href="/en/terms/">terms of service</a>.'),
+        ("fr", 'en dehors des règles de nos <a href="/fr/terms/">conditions générales</a>.'),
+    ],
+)
+def test_a_refund_outside_the_rules_points_to_the_rules_instead_of_above(
+    customer_client, customer, catalog, add_card, language, says
+):
+    # Issue 17: "règles ci-dessus" with no rules above; the rules are in the terms.
+    import time_machine
+
+    from subscriptions.models import Invoice
+
+    start = timezone.now() - timezone.timedelta(days=20)  # past the 14-day guarantee
+    add_card(customer)
+    price = Price.objects.get(plan__code="pro", interval="month", currency="EUR")
+    subscribe(user=customer, price=price, now=start)
+    with time_machine.travel(start + timezone.timedelta(days=20)):
+        html = customer_client.get(
+            f"/{language}/account/invoices/{Invoice.objects.get().number}/refund/"
+        ).content.decode()
+    assert says in html
+    assert "ci-dessus" not in html
+    assert "rules above" not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "sizes"),
+    [("fr", ["1 Ko", "12 Ko", "1,5 Mo"]), ("en", ["1 KB", "12 KB", "1.5 MB"])],
+)
+def test_sizes_use_one_unit_family_per_language(language, sizes):
+    # Issue 17: sizes mixed "Kio" and "Ko".
+    from django.utils import translation
+
+    from subscriptions.templatetags.portal import filesize
+
+    with translation.override(language):
+        shown = [filesize(n).replace("\xa0", " ") for n in (300, 12 * 1024, 1536 * 1024)]
+    assert shown == sizes
+    assert not any("Kio" in s or "KiB" in s for s in shown)

@@ -78,6 +78,19 @@ def test_no_french_string_is_left_in_english():
     assert same == set()
 
 
+def test_the_credit_on_the_account_is_never_called_an_avoir():
+    # docs/wording.md: the balance owed to the customer is « crédit »; « avoir » is the credit
+    # note, the accounting document. One word for each, on every page, e-mail and document.
+    wrong = {
+        msgid: string
+        for msgid, string in _strings(CATALOGS[0])
+        if re.search(r"\bcredit\b", msgid, re.IGNORECASE)
+        and not re.search(r"credit notes?", msgid, re.IGNORECASE)
+        and re.search(r"\bavoirs?\b", string)
+    }
+    assert wrong == {}
+
+
 def test_allauth_speaks_in_the_portal_voice_in_both_languages():
     with (Path(allauth.__file__).parent / "locale/fr/LC_MESSAGES/django.po").open("rb") as f:
         allauth_ids = [m.id for m in read_po(f, locale="fr") if m.id and isinstance(m.id, str)]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0013_invoice_credit_prepayment_and_taxed_charge_back'),
+        ('subscriptions', '0014_standard_yearly_below_pro'),
     ]
 
     operations = [

@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from legal.models import TermsVersion
+from legal.services import terms_acceptance_record
 from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import (
@@ -100,12 +102,18 @@ def trial_forfeited_message() -> str:
 
 
 def subscribe(
-    *, user: User, price: Price, now: datetime, shown: policy.ShownCharge | None = None
+    *,
+    user: User,
+    price: Price,
+    now: datetime,
+    shown: policy.ShownCharge | None = None,
+    terms: TermsVersion | None = None,
 ) -> Subscription:
     """Subscribe with the saved card: a trial keeps its data and is billed at its end;
     anyone else is charged at once (the first invoice). `shown` is the first charge the
     confirmed page gave: anything else (a card that served another trial) does nothing and
-    raises `QuoteChanged`, for the page to show the new quote."""
+    raises `QuoteChanged`, for the page to show the new quote. `terms` is the version the
+    customer accepted on that page, recorded with the subscription in its transaction."""
     account = BillingAccount.objects.filter(user=user).first()
     if account is None or not account.has_card:
         raise SubscriptionError(_("Please add a card first."))
@@ -159,6 +167,8 @@ def subscribe(
                 price=price.pk,
                 first_charge_at=live.trial_ends_at.isoformat() if live.trial_ends_at else "",
             )
+            if terms is not None:
+                terms_acceptance_record(user=user, version=terms, subscription=live, now=now)
             if live.next_billing_at and live.next_billing_at > now:
                 emails.email_user(user, "subscription_scheduled", {"subscription": live})
                 return live
@@ -182,6 +192,8 @@ def subscribe(
                 status=SubscriptionStatus.INCOMPLETE,
             )
             audit(user=user, kind="subscription_created", subscription=subscription, price=price.pk)
+        if terms is not None and subscription.status != SubscriptionStatus.TRIALING:
+            terms_acceptance_record(user=user, version=terms, subscription=subscription, now=now)
     # The customer is here: a decline is shown on the page (no dunning) and they try again.
     invoice = _first_invoice(
         subscription=subscription,

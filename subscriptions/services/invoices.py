@@ -263,18 +263,26 @@ def credit_split(subscription: Subscription, amount: int) -> tuple[int, int]:
     return from_credit, amount - from_credit
 
 
-def period_total(subscription: Subscription | None, price: Price, customer: TaxProfile) -> int:
-    """What one period's invoice of `price` takes from the card for this subscription, taxed
-    as the customer is, free months taken off and the account's credit used first: the
-    amount a quote shows for the first invoice or a renewal."""
+def period_amounts(
+    subscription: Subscription | None, price: Price, customer: TaxProfile
+) -> tuple[int, int, int]:
+    """(invoice total, from the account's credit, by card) of one period's invoice of
+    `price` for this subscription, taxed as the customer is, free months taken off and the
+    credit used first: what the first invoice or a renewal will be (invoice_issue bills
+    the same lines and credit_split)."""
     full = invoice_amounts(price, customer)[2]
     if subscription is None:
-        return full
+        return full, 0, full
     lines, _free = _free_month_lines(subscription.free_months, price, full)
-    _from_credit, by_card = credit_split(
-        subscription, max(0, full + sum(amount for _label, amount in lines))
-    )
-    return by_card
+    total = max(0, full + sum(amount for _label, amount in lines))
+    from_credit, by_card = credit_split(subscription, total)
+    return total, from_credit, by_card
+
+
+def period_total(subscription: Subscription | None, price: Price, customer: TaxProfile) -> int:
+    """What one period's invoice of `price` takes from the card for this subscription: the
+    amount a quote shows for the first invoice or a renewal."""
+    return period_amounts(subscription, price, customer)[2]
 
 
 def _free_month_lines(

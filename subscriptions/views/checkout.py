@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.http import AmbiguousField, AuthenticatedHttpRequest, posted_once
+from legal import selectors as legal_selectors
+from legal.models import TermsVersion
 from subscriptions import quotes, selectors, wording
 from subscriptions.models import AttemptStatus, InvoiceStatus, Plan, Price, SubscriptionStatus
 from subscriptions.policy import ShownCharge
@@ -44,16 +46,22 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
     )
     user = request.user
     now = timezone.now()
+    terms = legal_selectors.terms_latest()
     error = notice = ""
     if request.method == "POST":
         try:
+            # 004: the version accepted is recorded; unticked, nothing is saved or charged.
+            if terms is None or request.POST.get("terms", "") != str(terms.pk):
+                raise SubscriptionError(_terms_missing(terms))
             setup_intent = request.POST.get("setup_intent", "").strip()
             if setup_intent:
                 card_save(user=user, setup_intent_id=setup_intent)
             shown, _quoted_at = quotes.charge_read(
                 request.POST.get("charge", ""), what="subscribe", pk=price.pk, now=now
             )
-            subscription = checkout.subscribe(user=user, price=price, now=now, shown=shown)
+            subscription = checkout.subscribe(
+                user=user, price=price, now=now, shown=shown, terms=terms
+            )
         except QuoteChanged as exc:
             notice = exc.message  # nothing charged: the page shows the new quote to confirm
         except SubscriptionError as exc:
@@ -82,6 +90,7 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
             what="subscribe", pk=price.pk, charge=quote.charge, quoted_at=now
         ),
         "notice": notice,
+        "terms": terms,
         "guarantee_used": price.plan_id in selectors.guarantee_used_plan_ids(user=user),
     }
     return _card_page(
@@ -91,6 +100,15 @@ def subscribe(request: AuthenticatedHttpRequest, price_id: int) -> HttpResponse:
         error=error,
         status=409 if notice else None,
     )
+
+
+def _terms_missing(terms: TermsVersion | None) -> str:
+    if terms is None:
+        return _("Our terms of service are not published yet: subscribing is not possible.")
+    return _(
+        "Please tick the box to accept the terms of service (version %(version)s): "
+        "nothing was saved or charged."
+    ) % {"version": terms.version}
 
 
 def _card_page(

@@ -20,6 +20,7 @@ def subscription_detail(request: AuthenticatedHttpRequest) -> TemplateResponse:
     context = {
         "subscription": subscription,
         "billing": selectors.billing_account(user=user),
+        "next_charge": selectors.next_charge(subscription),
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
         "rows": selectors.pricing_table(currency=currency),
         "currency": currency,

@@ -182,3 +182,22 @@ def test_the_profile_refuses_the_same_names(customer_client, customer, field, va
     )
     customer.refresh_from_db()
     assert getattr(customer, field) != value
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", "Confirm that <strong>new@example.com</strong> is your e-mail address"),
+        ("fr", "Confirmez que <strong>new@example.com</strong> est bien votre adresse e-mail"),
+    ],
+)
+def test_the_confirmation_page_names_the_address_once_as_the_customers_own(client, language, says):
+    # Issue 17: "Merci de confirmer que X est l'adresse e-mail de X".
+    _signup(client, language=language)
+    path = _confirmation_link(mail.outbox[0]).split("://", 1)[1].split("/", 1)[1]
+    html = client.get("/" + path).content.decode()
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    assert says in main
+    assert main.count("new@example.com") == 1
+    assert "'" not in re.sub(r"<[^>]*>", "", main)  # typographic apostrophes only

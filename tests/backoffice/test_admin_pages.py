@@ -62,7 +62,7 @@ def test_a_change_request_shows_in_staff_words_what_approval_does_then_reads_as_
         text
     )
     assert "If you reject, nothing changes: the customer stays on Standard" in text
-    assert "Standard, yearly, €490.00" in text  # the current price, not "standard year EUR 49000"
+    assert "Standard, yearly, €390.00" in text  # the current price, not "standard year EUR 39000"
     assert 'name="decision"' in page.content.decode()
     assert_no_raw_codes(text)
 

@@ -66,7 +66,7 @@ def history(catalog):
     pro = subscription("pro", "month")  # 49,00 € a month before tax
     invoice(pro, at(5), at(6))
     invoice(pro, at(6), at(7))
-    standard = subscription("standard", "year")  # 490,00 € a year: 40,83 € a month
+    standard = subscription("standard", "year")  # 390,00 € a year: 32,50 € a month
     invoice(standard, at(1, 10), datetime(2027, 1, 10, 9, tzinfo=UTC), kind="first")
     usd = subscription("pro", "month", "USD")
     invoice(usd, at(6, 2), at(7, 2), kind="first")
@@ -168,15 +168,15 @@ def test_each_figure_matches_the_history(staff_client, history, django_assert_ma
     charts = {c.slug: c for c in page.context["charts"]}
     mrr = figures(charts["mrr-eur"])
     assert mrr["déc. 2025"] == ["0,00\xa0€"]
-    # January to April: a twelfth of 490,00 €; May and June: plus Pro's 49,00 €.
+    # January to April: a twelfth of 390,00 €; May and June: plus Pro's 49,00 €.
     assert [mrr[m] for m in ("janv. 2026", "avr. 2026", "mai 2026", "juin 2026")] == [
-        ["40,83\xa0€"],
-        ["40,83\xa0€"],
-        ["89,83\xa0€"],
-        ["89,83\xa0€"],
+        ["32,50\xa0€"],
+        ["32,50\xa0€"],
+        ["81,50\xa0€"],
+        ["81,50\xa0€"],
     ]
-    # ARR: 12 x the exact MRR, 490,00 € + 12 x 49,00 €.
-    assert figures(charts["arr-eur"])["juin 2026"] == ["1\u202f078,00\xa0€"]
+    # ARR: 12 x the exact MRR, 390,00 € + 12 x 49,00 €.
+    assert figures(charts["arr-eur"])["juin 2026"] == ["978,00\xa0€"]
     assert figures(charts["mrr-usd"])["juin 2026"] == ["55,00\xa0$US"]  # Pro, monthly, in dollars
     plans = charts["plans"]
     assert [label for _, label in plans.columns] == ["Pro", "Standard"]
@@ -224,7 +224,7 @@ def test_each_chart_downloads_as_csv_with_major_units(staff_client, history):
     lines = response.content.decode().splitlines()
     assert lines[0] == "month,MRR"
     assert lines[1] == "2025-07,0.00"
-    assert lines[-2:] == ["2026-05,89.83", "2026-06,89.83"]
+    assert lines[-2:] == ["2026-05,81.50", "2026-06,81.50"]
     assert missing.status_code == 404
 
 

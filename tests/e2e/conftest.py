@@ -89,6 +89,29 @@ class CSPWatcher:
         assert not found, f"Content-Security-Policy violations on {url}:\n" + "\n".join(found)
 
 
+# Issue 17: every journey runs on a desktop and on a 390 x 844 phone.
+VIEWPORTS = {"1280px": {"width": 1280, "height": 800}, "390px": {"width": 390, "height": 844}}
+PHONE_WIDTH = 390
+SIDEWAYS = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [...document.querySelectorAll("body *")]
+    .filter(e => e.getBoundingClientRect().right > width + 1 && !e.closest("[data-scrolls]"))
+    .slice(0, 5)
+    .map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40));
+  return [document.documentElement.scrollWidth - width, out];
+}"""
+
+
+def assert_no_sideways_scroll(page) -> None:
+    """On a phone, no page of the customer area is wider than the screen (the staff admin is
+    Django's own and not for phones)."""
+    viewport = page.viewport_size
+    if not viewport or viewport["width"] > PHONE_WIDTH or "/admin/" in page.url:
+        return
+    wider, out = page.evaluate(SIDEWAYS)
+    assert wider <= 0, f"{page.url} scrolls sideways by {wider}px on a phone: {out}"
+
+
 class AccessibilityChecker:
     def __init__(self) -> None:
         self.axe = Axe()
@@ -100,6 +123,7 @@ class AccessibilityChecker:
 
     def check(self, page) -> None:
         page.wait_for_load_state("load")
+        assert_no_sideways_scroll(page)
         results = self.axe.run(page, context=AXE_CONTEXT, options=AXE_OPTIONS)
         blocking = [
             f"{v['id']} ({v['impact']}): {v['help']} at "
@@ -112,9 +136,11 @@ class AccessibilityChecker:
         self.unchecked.clear()
 
 
-@pytest.fixture
+@pytest.fixture(params=list(VIEWPORTS))
 def page(browser, live_server, request):
-    context = browser.new_context(base_url=live_server.url, locale="fr-FR")
+    context = browser.new_context(
+        base_url=live_server.url, locale="fr-FR", viewport=VIEWPORTS[request.param]
+    )
     csp = CSPWatcher()
     context.expose_function("__cspViolation", csp.event)
     context.add_init_script(CSP_LISTENER)

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from subscriptions.models import Subscription
+from tests.e2e.conftest import VIEWPORTS, assert_no_sideways_scroll
 
 LABELS = {
     "fr": (
@@ -67,12 +68,13 @@ def _focus_and_press(page, role, name, limit=80):
     raise AssertionError(f"{name!r} cannot be reached with the Tab key")
 
 
+@pytest.mark.parametrize("language", ["fr", "en"])
 def test_cancelling_with_the_keyboard_only(
-    page, settle, login, subscribed_customer, customer, transactional_db
+    page, settle, login, subscribed_customer, customer, transactional_db, language
 ):
-    sub = subscribed_customer(language="fr")
-    login(customer, language="fr")
-    link, continue_, confirm, done = LABELS["fr"]
+    sub = subscribed_customer(language=language)
+    login(customer, language=language)
+    link, continue_, confirm, done = LABELS[language]
     _focus_and_press(page, "link", link)
     settle()
     _focus_and_press(page, "button", continue_)
@@ -84,12 +86,22 @@ def test_cancelling_with_the_keyboard_only(
     assert sub.cancel_at == sub.current_period_end
 
 
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_cancelling_and_undoing_without_javascript(
-    browser, live_server, subscribed_customer, customer, mailoutbox, transactional_db, language
+    browser,
+    live_server,
+    subscribed_customer,
+    customer,
+    mailoutbox,
+    transactional_db,
+    language,
+    viewport,
 ):
     sub = subscribed_customer(language=language)
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, viewport=VIEWPORTS[viewport]
+    )
     page = context.new_page()
     try:
         page.goto(f"/{language}/auth/login/")
@@ -99,10 +111,13 @@ def test_cancelling_and_undoing_without_javascript(
         link, continue_, confirm, done = LABELS[language]
         page.get_by_role("link", name=link).click()
         page.get_by_role("button", name=continue_).click()
+        assert_no_sideways_scroll(page)
         page.get_by_role("button", name=confirm).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(done)
+        assert_no_sideways_scroll(page)
         assert Subscription.objects.get(pk=sub.pk).cancel_at == sub.current_period_end
         page.goto(f"/{language}/account/subscription/")
+        assert_no_sideways_scroll(page)
         keep = {"fr": "Annuler la résiliation", "en": "Keep my subscription"}[language]
         page.get_by_role("button", name=keep).click()
         assert Subscription.objects.get(pk=sub.pk).cancel_at is None

@@ -17,7 +17,7 @@ from subscriptions.models import (
 
 
 def test_a_uk_company_buys_changes_and_is_refunded_in_pounds_without_french_vat(
-    page, settle, login, fill_card, customer, catalog, stripe_server, transactional_db
+    page, settle, login, fill_card, customer, catalog, stripe_server, transactional_db, ticked_terms
 ):
     customer.language = "en"
     customer.save(update_fields=["language"])
@@ -49,6 +49,7 @@ def test_a_uk_company_buys_changes_and_is_refunded_in_pounds_without_french_vat(
     expect(page.get_by_text("No VAT is charged: your country is outside the scope")).to_be_visible()
     pay = page.get_by_role("button", name="Pay £42.00 and subscribe")
     fill_card()
+    ticked_terms.tick(page)
     pay.click()
     page.wait_for_url("**/account/subscription/")
     settle()

@@ -10,6 +10,7 @@ from django.utils import timezone
 from privacy import services
 from privacy.models import DataExport
 from subscriptions.models import CreditNote, Invoice, Price
+from subscriptions.money import to_major_units
 from subscriptions.services.checkout import subscribe
 from subscriptions.services.refunds import refund_request_create
 from tests.privacy.conftest import PERSONAL
@@ -42,7 +43,10 @@ def test_the_data_export_holds_the_credit_notes(refunded, client, mailoutbox):
     ]
     assert tables["credit_note_lines"][0]["credit_note_id"] == note.pk
     rows = _csv_rows(archive, "credit_notes.csv")
-    assert [(r["number"], r["total"]) for r in rows] == [(note.number, str(note.total))]
+    # For people: major units and the currency (issue 17); data.json keeps minor units.
+    assert [(r["number"], r["total"], r["currency"]) for r in rows] == [
+        (note.number, str(to_major_units(note.total, note.currency)), note.currency)
+    ]
 
 
 def test_deleting_the_account_keeps_the_credit_note_as_issued_without_the_buyer(

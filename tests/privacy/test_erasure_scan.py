@@ -36,7 +36,13 @@ from djstripe.models import PaymentMethod as StripePaymentMethod
 from accounts.models import User
 from privacy import erasure, services
 from privacy.inventory import is_project_app
-from subscriptions.models import BillingAccount, CreditNote, Subscription, SubscriptionStatus
+from subscriptions.models import (
+    BillingAccount,
+    CreditNote,
+    ExchangeRate,
+    Subscription,
+    SubscriptionStatus,
+)
 from subscriptions.services.billing import billing_run
 from subscriptions.services.trials import trial_start
 from tests.factories import UserFactory
@@ -196,14 +202,20 @@ class Filler:
             values[field.attname] = self.value(model, field)
         if model is CreditNote:  # its check constraints: a positive total that adds up
             values.update(subtotal=100, tax=20, total=120)
+        if model is ExchangeRate:  # its check constraint: a rate is for a currency not the euro
+            values.update(currency="USD")
         obj = model(**values)
         try:
             # Raw, as a migration or a sync would write it: no save() logic, no signals.
             with transaction.atomic():
                 model._base_manager.bulk_create([obj])
         except IntegrityError:
-            # One row per customer (their billing account): the real flow made it already.
-            obj = model._base_manager.get(user=self.user)
+            # One row per customer (their billing account), or one for everybody (a day's
+            # exchange rate): the real flow, or the other customer's fill, made it already.
+            rows = model._base_manager.all()
+            if any(field.name == "user" for field in model._meta.fields):
+                rows = rows.filter(user=self.user)
+            obj = rows.get()
             self.made[model] = obj
             return obj
         if obj.pk is None:

@@ -98,7 +98,9 @@ def test_the_zip_holds_data_json_and_a_csv_per_table_and_the_link_is_emailed(
 
     # The same rows in the CSV files, which open in a spreadsheet.
     invoices = _csv_rows(archive, "invoices.csv")
-    assert [(r["number"], r["total"]) for r in invoices] == [(invoice.number, str(invoice.total))]
+    assert [(r["number"], r["total"], r["currency"]) for r in invoices] == [
+        (invoice.number, "58.80", "EUR")
+    ]
     assert _csv_rows(archive, "profile.csv")[0]["company"] == PERSONAL["company"]
 
     # Support tickets and their messages and files, found without naming them.
@@ -361,4 +363,45 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_start_with_an_apostr
         == (formulas["company"])
     )
     [invoice] = _csv_rows(archive, "invoices.csv")
-    assert invoice["total"] == str(Invoice.objects.get(user=person).total)
+    assert invoice["total"] == "58.80"  # a number, not text
+
+
+def test_the_csv_files_are_for_people_and_data_json_keeps_every_detail(subscribed, client):
+    """Issue 17: amounts in major units with a currency column, one row per object, no JSON
+    in any cell, UTF-8 with a byte-order mark (Excel then reads the accents)."""
+    person = subscribed
+    client.force_login(person)
+    client.post(EXPORT_PAGE)
+    export = DataExport.objects.get(user=person)
+    archive = _zip(client.get(f"/en/account/data/exports/{export.token}/"))
+    tables = json.loads(archive.read("data.json"))["tables"]
+    invoice = Invoice.objects.get(user=person)
+
+    for name in archive.namelist():
+        if not name.endswith(".csv"):
+            continue
+        raw = archive.read(name)
+        assert raw.startswith(b"\xef\xbb\xbf"), name
+        rows = _csv_rows(archive, name)
+        assert len(rows) == len(tables[name.removesuffix(".csv")]), name  # one row per object
+        for row in rows:
+            for column, cell in row.items():
+                assert not cell.startswith(("{", "[")), (name, column, cell)
+
+    [line] = _csv_rows(archive, "invoice_lines.csv")
+    assert (line["amount"], line["currency"]) == ("49.00", "EUR")  # before tax, from the invoice
+    [row] = _csv_rows(archive, "invoices.csv")
+    assert (row["subtotal"], row["tax"], row["total"]) == ("49.00", "9.80", "58.80")
+    assert row["buyer.name"] == PERSONAL["name"]  # the buyer in columns of its own
+    assert row["buyer.city"] == PERSONAL["city"]
+    issued = next(
+        r for r in _csv_rows(archive, "audit_events.csv") if r["kind"] == "invoice_issued"
+    )
+    assert (issued["data.total"], issued["data.currency"]) == ("58.80", "EUR")
+    [subscription] = _csv_rows(archive, "subscriptions.csv")
+    assert (subscription["credit"], subscription["currency"]) == ("0.00", "EUR")
+
+    # data.json: every value as stored, amounts in minor units, nested values nested.
+    assert tables["invoices"][0]["total"] == invoice.total == 5880
+    assert tables["invoices"][0]["buyer"]["name"] == PERSONAL["name"]
+    assert tables["invoice_lines"][0]["amount"] == 4900

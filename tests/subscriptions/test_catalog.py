@@ -1,3 +1,6 @@
+import importlib
+import itertools
+
 import pytest
 from django.core.management import call_command
 
@@ -61,3 +64,35 @@ def test_tax_is_computed_in_minor_units(catalog):
     price.tax_behavior = "inclusive"
     assert price.amounts_for(french) == policy.TaxedAmount(4083, 817, 4900)
     assert price.amounts_for(abroad) == policy.TaxedAmount(4900, 0, 4900)
+
+
+@pytest.mark.django_db
+def test_prices_rise_with_the_plan_rank_in_each_interval_and_currency(catalog):
+    # Issue 17: a higher plan never costs the same or less than a lower one.
+    rows: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    for price in Price.objects.select_related("plan"):
+        rows.setdefault((price.interval, price.currency), []).append(
+            (price.plan.rank, price.amount, price.plan.code)
+        )
+    assert set(rows) == {(i, c) for i in ("month", "year") for c in ("EUR", "USD", "GBP")}
+    for key, plans in rows.items():
+        amounts = [amount for _rank, amount, _code in sorted(plans)]
+        assert all(a < b for a, b in itertools.pairwise(amounts)), (key, sorted(plans))
+    assert len(rows[("year", "EUR")]) == 4
+
+
+@pytest.mark.django_db
+def test_migration_lowers_standard_yearly_only_where_staff_left_the_old_amount(catalog):
+    from django.apps import apps
+
+    migration = importlib.import_module("subscriptions.migrations.0014_standard_yearly_below_pro")
+    standard = Price.objects.filter(plan__code="standard", interval="year")
+    standard.filter(currency="EUR").update(amount=49000)  # the old demo price
+    standard.filter(currency="USD").update(amount=47000)  # edited by staff: kept
+    migration.lower_standard_yearly(apps, None)
+    assert dict(standard.values_list("currency", "amount")) == {
+        "EUR": 39000,
+        "USD": 47000,
+        "GBP": 34000,
+    }
+    assert Price.objects.get(plan__code="pro", interval="year", currency="EUR").amount == 49000

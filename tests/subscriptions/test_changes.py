@@ -188,7 +188,9 @@ def test_an_approved_upgrade_under_commitment_starts_now_with_the_unused_year_cr
     quote = change_request_quote(change=request, now=at)
     length = (sub.current_period_end - sub.current_period_start).total_seconds()
     left = (sub.current_period_end - at).total_seconds()
-    assert quote.amount_due == round((94800 - 58800) * left / length)
+    # Both yearly prices with 20 % French VAT: the unused share of the difference.
+    difference = (target.amount - price("standard", "year").amount) * 120 // 100
+    assert quote.amount_due == round(difference * left / length)
 
     change_request_decide(change=request, actor=reviewer, approve=True, reason="", now=at)
 

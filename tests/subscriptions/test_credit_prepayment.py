@@ -90,11 +90,11 @@ def test_the_credit_settles_renewals_before_the_card_and_the_vat_stays_whole(
     assert sum(r.credit_applied for r in renewals) == note.total
 
     receipt = next(m for m in mailoutbox if partly.number in m.subject)
-    assert "payée, 94,80 € par votre avoir" not in receipt.body  # not the whole invoice
-    assert f"{format_eur(partly.credit_applied)} par votre avoir" in receipt.body
+    assert "payée, 94,80 € par votre crédit" not in receipt.body  # not the whole invoice
+    assert f"{format_eur(partly.credit_applied)} par votre crédit" in receipt.body
     assert f"{format_eur(partly.amount_due)} par carte" in receipt.body
     covered = next(m for m in mailoutbox if renewals[0].number in m.subject)
-    assert "réglée en totalité par votre avoir" in covered.body
+    assert "réglée en totalité par votre crédit" in covered.body
     assert "rien n’a été débité sur votre carte" in covered.body
 
 

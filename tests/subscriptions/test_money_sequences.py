@@ -100,7 +100,7 @@ def subscribe_to(code, interval):
             return
         url = f"/en/account/subscribe/{c.price(code, interval).pk}/"
         html = c.get(url)
-        c.post(url, {"charge": field(html, "charge")})
+        c.post(url, {"charge": field(html, "charge"), "terms": field(html, "terms")})
 
     return _subscribe
 
@@ -246,7 +246,7 @@ def database_ledger(user):
     ),
 )
 def test_money_adds_up_and_every_charge_was_shown_first(
-    currency, first, steps, catalog, add_card, stripe_server, admin_user
+    currency, first, steps, catalog, add_card, stripe_server, admin_user, ticked_terms
 ):
     # Hypothesis seeds `random` the same for each example; localstripe, in this process, draws
     # its object ids from it: without a fresh seed the second example collides with the first.

@@ -70,7 +70,7 @@ def confirmed_setup_intent(user, payment_method="pm_card_visa"):
 
 
 def test_a_card_that_served_another_trial_stops_the_page_with_the_new_quote(
-    client, catalog, add_card, stripe_server
+    client, catalog, add_card, stripe_server, ticked_terms
 ):
     first = verified_user()
     now = timezone.now()
@@ -87,7 +87,12 @@ def test_a_card_that_served_another_trial_stops_the_page_with_the_new_quote(
     assert "Confirm my plan: €58.80 on" in page
 
     stopped = client.post(
-        url, {"setup_intent": confirmed_setup_intent(second), "charge": shown_charge(page)}
+        url,
+        {
+            "setup_intent": confirmed_setup_intent(second),
+            "charge": shown_charge(page),
+            **ticked_terms.data,
+        },
     )
 
     html = stopped.content.decode()
@@ -102,7 +107,7 @@ def test_a_card_that_served_another_trial_stops_the_page_with_the_new_quote(
     assert not Invoice.objects.filter(user=second).exists()
     assert stripe_charges(second) == []
 
-    paid = client.post(url, {"charge": shown_charge(html)}, follow=True)
+    paid = client.post(url, {"charge": shown_charge(html), **ticked_terms.data}, follow=True)
 
     assert "Thank you: your subscription is active." in paid.content.decode()
     assert stripe_charges(second) == [(5880, "eur")]
@@ -110,11 +115,11 @@ def test_a_card_that_served_another_trial_stops_the_page_with_the_new_quote(
 
 
 def test_subscribing_without_the_confirmed_amount_charges_nothing(
-    customer_client, customer, catalog, add_card, stripe_server
+    customer_client, customer, catalog, add_card, stripe_server, ticked_terms
 ):
     add_card(customer)
     url = f"/en/account/subscribe/{price('pro', 'month').pk}/"
-    response = customer_client.post(url, {"charge": "forged"})
+    response = customer_client.post(url, {"charge": "forged", **ticked_terms.data})
     assert response.status_code == 409
     assert "Please check the amount below and confirm it." in response.content.decode()
     assert "Pay €58.80 and subscribe" in response.content.decode()

@@ -65,21 +65,61 @@ def test_subscribe_page_shows_price_tax_commitment_and_dates_before_the_card(
     yearly = price("standard", "year")
     html = customer_client.get(f"/en/account/subscribe/{yearly.pk}/").content.decode()
     assert "Subscribe to Standard" in html
-    assert "€490.00" in html  # price
-    assert "€98.00" in html  # VAT
-    assert "€588.00" in html  # total
+    assert "€390.00" in html  # price
+    assert "€78.00" in html  # VAT
+    assert "€468.00" in html  # total
     assert "12-month commitment, billed yearly" in html
     assert "today" in html
     renews = timezone.localtime(timezone.now()).date()
     assert str(renews.year + 1) in html
     assert 'id="card-element"' in html
     assert stripe_server.js_url in html
-    assert "Pay €588.00 and subscribe" in html
+    assert "Pay €468.00 and subscribe" in html
+
+
+@pytest.mark.parametrize(
+    ("language", "commitment", "guarantee"),
+    [
+        (
+            "en",
+            "12-month commitment, billed yearly: no refund, and no cancellation or change of plan"
+            " during the 12 months.",
+            "Money-back guarantee: the full price (taxes are not refunded) if you ask within"
+            " 14 days of your first payment.",
+        ),
+        (
+            "fr",
+            "Engagement de 12 mois, facturé à l’année : aucun remboursement, ni résiliation ni"
+            " changement d’offre pendant les 12 mois.",
+            "Garantie satisfait ou remboursé : le prix intégral (hors taxes, non remboursées)"
+            " si vous le demandez dans les 14 jours suivant votre premier paiement.",
+        ),
+    ],
+)
+def test_subscribe_pages_state_the_commitment_or_the_guarantee_before_the_card(
+    customer_client, catalog, stripe_server, language, commitment, guarantee
+):
+    # 000: Starter and Standard commit for 12 months with no refund, said before subscribing,
+    # in the pricing page's words; 004: Pro and Premium carry the 14-day guarantee instead.
+    pricing = customer_client.get(f"/{language}/").content.decode()
+    assert pricing.count(commitment) == 2
+    for code in ("starter", "standard"):
+        html = customer_client.get(
+            f"/{language}/account/subscribe/{price(code, 'year').pk}/"
+        ).content.decode()
+        assert commitment in html
+        assert guarantee not in html
+    for code, interval in (("pro", "month"), ("pro", "year"), ("premium", "month")):
+        html = customer_client.get(
+            f"/{language}/account/subscribe/{price(code, interval).pk}/"
+        ).content.decode()
+        assert guarantee in html
+        assert commitment not in html
 
 
 @pytest.mark.django_db(transaction=True)
 def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
-    customer_client, customer, catalog, stripe_server, mailoutbox
+    customer_client, customer, catalog, stripe_server, mailoutbox, ticked_terms
 ):
     monthly = price("premium", "month", "GBP")
     page = customer_client.get(f"/en/account/subscribe/{monthly.pk}/").content.decode()
@@ -87,7 +127,11 @@ def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
 
     response = customer_client.post(
         f"/en/account/subscribe/{monthly.pk}/",
-        {"setup_intent": confirmed_setup_intent(customer), "charge": shown_charge(page)},
+        {
+            "setup_intent": confirmed_setup_intent(customer),
+            "charge": shown_charge(page),
+            **ticked_terms.data,
+        },
         follow=True,
     )
     assert "Thank you: your subscription is active." in response.content.decode()
@@ -99,7 +143,7 @@ def test_subscribing_with_a_card_charges_exactly_what_the_page_showed(
 
 
 def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
-    customer_client, customer, catalog, stripe_server
+    customer_client, customer, catalog, stripe_server, ticked_terms
 ):
     monthly = price("pro", "month")
     page = customer_client.get(f"/fr/account/subscribe/{monthly.pk}/").content.decode()
@@ -108,6 +152,7 @@ def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
         {
             "setup_intent": confirmed_setup_intent(customer, "pm_card_chargeCustomerFail"),
             "charge": shown_charge(page),
+            **ticked_terms.data,
         },
     )
     assert response.status_code == 400
@@ -115,13 +160,15 @@ def test_a_declined_card_is_explained_on_the_page_and_nothing_is_active(
     assert Subscription.objects.get(user=customer).status == SubscriptionStatus.INCOMPLETE
 
 
-def test_a_forged_setup_intent_changes_nothing(customer_client, customer, catalog, stripe_server):
+def test_a_forged_setup_intent_changes_nothing(
+    customer_client, customer, catalog, stripe_server, ticked_terms
+):
     other = UserFactory()
     foreign = confirmed_setup_intent(other)  # another customer's card
     monthly = price("pro", "month")
     for value in [foreign, "seti_doesnotexist", "<script>"]:
         response = customer_client.post(
-            f"/en/account/subscribe/{monthly.pk}/", {"setup_intent": value}
+            f"/en/account/subscribe/{monthly.pk}/", {"setup_intent": value, **ticked_terms.data}
         )
         assert response.status_code == 400
         assert "This card could not be saved" in response.content.decode()

@@ -583,3 +583,46 @@ def test_a_plain_cancellation_within_the_guarantee_says_the_full_refund_stays_op
     assert "vous pouvez encore demander le remboursement intégral" in email
     assert "Aucun remboursement n’est dû" not in email
     assert f"jusqu’au {deadline.astimezone(ZoneInfo('Europe/Paris')).day} " in email
+
+
+@pytest.mark.parametrize(
+    ("language", "says", "never"),
+    [
+        ("en", "Nothing to pay today: the change takes effect on ", ["nothing now", "From "]),
+        (
+            "fr",
+            "Rien à payer aujourd’hui : le changement prend effet le ",
+            ["rien maintenant", "À partir du "],
+        ),
+    ],
+)
+def test_a_downgrade_says_in_one_sentence_that_nothing_is_paid_today_and_when_it_starts(
+    customer_client, subscribed, language, says, never
+):
+    # Issue 17: "À partir du 2 janvier 2027, rien maintenant" / "From January 2, 2027,
+    # nothing now".
+    sub = subscribed("premium", "month")
+    html = customer_client.get(
+        f"/{language}/account/subscription/change/{price('pro', 'month').pk}/"
+    ).content.decode()
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    assert says in main
+    assert str(sub.current_period_end.year) in main.split(says, 1)[1][:40]
+    for words in never:
+        assert words not in main
+
+
+@pytest.mark.parametrize(
+    ("language", "says", "never"),
+    [
+        ("en", "nothing: the plan starts on ", "nothing now"),
+        ("fr", "rien : l’offre commence le ", "rien maintenant"),
+    ],
+)
+def test_a_change_request_table_says_nothing_is_charged_before_the_plan_starts(
+    customer_client, subscribed, language, says, never
+):
+    subscribed("standard", "year")
+    html = customer_client.get(f"/{language}/account/subscription/change-request/").content.decode()
+    assert says in html  # Starter, below Standard: from the next period
+    assert never not in html
