@@ -8,7 +8,7 @@ from portal.locks import lock
 from subscriptions import emails, policy
 from subscriptions.models import Invoice, InvoiceKind, Subscription, SubscriptionStatus
 from subscriptions.services.auditing import audit, audit_event
-from subscriptions.services.invoices import invoice_amounts, invoice_issue
+from subscriptions.services.invoices import invoice_issue, period_amounts
 from subscriptions.services.payments import (
     STRIPE_UNREACHABLE_RETRY,
     attempt_open,
@@ -119,13 +119,21 @@ def renewal_remind(*, subscription: Subscription, now: datetime) -> bool:
             return False
         sub.renewal_reminder_sent_for = due
         sub.save(update_fields=["renewal_reminder_sent_for"])
-        # What will be billed: a scheduled downgrade starts with this renewal (004).
+        # What will be billed: a scheduled downgrade starts with this renewal (004), free
+        # months come off and the account's credit settles what it can, as the renewal bills.
         price = sub.scheduled_price or sub.price
-        _subtotal, _tax, total = invoice_amounts(price, sub.user)
+        total, from_credit, by_card = period_amounts(sub, price, sub.user)
         audit(user=sub.user, kind="renewal_reminder_sent", subscription=sub, due=due.isoformat())
         emails.email_user(
             sub.user,
             "renewal_reminder",
-            {"subscription": sub, "plan": price.plan, "amount": total, "due": due},
+            {
+                "subscription": sub,
+                "plan": price.plan,
+                "amount": by_card,
+                "total": total,
+                "from_credit": from_credit,
+                "due": due,
+            },
         )
     return True

@@ -4,9 +4,11 @@ Time moves with time-machine; every amount, date, e-mail and state is what a cus
 support agent would see.
 """
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import stripe
 import time_machine
 from allauth.account.models import EmailAddress
 
@@ -15,6 +17,7 @@ from subscriptions.models import (
     AttemptStatus,
     AuditEvent,
     Invoice,
+    InvoiceKind,
     InvoiceStatus,
     PaymentAttempt,
     Price,
@@ -47,6 +50,12 @@ def price(code, interval, currency="EUR"):
 def run(now):
     with time_machine.travel(now, tick=False):
         return billing_run(now=now)
+
+
+def card_charges(user):
+    """What Stripe took from this customer's card."""
+    listed = stripe.PaymentIntent.list(customer=user.billing.stripe_customer_id, limit=100)
+    return [pi.amount for pi in listed.data if pi.status == "succeeded"]
 
 
 def subjects(mailoutbox):
@@ -267,6 +276,44 @@ def test_renewal_reminders_7_days_before_a_yearly_and_3_before_a_monthly(
     assert AuditEvent.objects.filter(kind="renewal_reminder_sent", user=yearly).count() == 1
     reminder = [m for m in mailoutbox if yearly.email in m.to][-1]
     assert "588,00" in reminder.body or "588.00" in reminder.body
+
+
+@pytest.mark.parametrize(
+    ("credit", "free_months", "says"),
+    [
+        (
+            2000,
+            0,
+            "€38.80 will be charged to your card ending in 4242. "
+            "Your credit settles €20.00 of the €58.80 invoice.",
+        ),
+        (9000, 0, "Nothing will be charged to your card: your credit settles the €58.80 invoice."),
+        (0, 1, "Nothing will be charged: this period is free."),
+    ],
+    ids=["credit_in_part", "credit_in_full", "free_month"],
+)
+def test_the_reminder_states_what_the_renewal_then_takes_from_the_card(
+    customer, catalog, add_card, mailoutbox, credit, free_months, says
+):
+    """002/004: the amount before the renewal is the one charged, credit and free months
+    counted as the renewal counts them."""
+    customer.language = "en"
+    customer.save(update_fields=["language"])
+    add_card(customer)
+    sub = subscribe(user=customer, price=price("pro", "month"), now=T0)
+    Subscription.objects.filter(pk=sub.pk).update(credit=credit, free_months=free_months)
+    due = sub.next_billing_at
+    run(due - timedelta(days=3))
+    reminder = [m for m in mailoutbox if "renews" in m.subject][-1]
+    assert says in " ".join(reminder.body.split())
+    before = card_charges(customer)
+    run(due)
+    renewal = Invoice.objects.get(subscription=sub, kind=InvoiceKind.RENEWAL)
+    assert renewal.status == InvoiceStatus.PAID
+    taken = list((Counter(card_charges(customer)) - Counter(before)).elements())
+    by_card = renewal.total - renewal.credit_applied
+    assert taken == ([by_card] if by_card else [])
+    assert by_card == {2000: 3880, 9000: 0}.get(credit, 0)
 
 
 # --- failed payments (004) -------------------------------------------------------------------

@@ -165,7 +165,14 @@ def every_email(trial, pro_monthly):
             return {"subscription": sub}
         sub.current_period_end = PERIOD_END
         if name == "renewal_reminder":
-            return {"subscription": sub, "plan": sub.plan, "amount": 5880, "due": PERIOD_END}
+            return {
+                "subscription": sub,
+                "plan": sub.plan,
+                "amount": 5880,
+                "total": 5880,
+                "from_credit": 0,
+                "due": PERIOD_END,
+            }
         inv = _invoice(sub, number=f"2026-{len(name):06d}")
         if name == "receipt":
             return {"subscription": sub, "invoice": inv, "reactivated": False}
