@@ -125,7 +125,7 @@ class UserAdmin(DjangoUserAdmin):
             "title": ACCOUNT_DELETE_LABEL,
             "retention_years": privacy.INVOICE_RETENTION_YEARS,
         }
-        return TemplateResponse(request, "admin/accounts/user_account_delete.html", context)
+        return TemplateResponse(request, "admin/account_delete_confirm.html", context)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

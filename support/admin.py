@@ -309,5 +309,6 @@ class TicketAdmin(admin.ModelAdmin):
             "customer": ticket.user,
             "change_url": change_url,
             "title": ACCOUNT_DELETE_LABEL,
+            "retention_years": getattr(_privacy_services(), "INVOICE_RETENTION_YEARS", None),
         }
-        return TemplateResponse(request, "support/admin_account_delete.html", context)
+        return TemplateResponse(request, "admin/account_delete_confirm.html", context)

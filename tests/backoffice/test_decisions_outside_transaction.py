@@ -42,14 +42,19 @@ def stripe_calls(monkeypatch):
     return seen
 
 
-def test_a_partly_approved_refund_is_made_with_no_transaction_open(
-    staff_client, customer, subscribed, stripe_calls, mailoutbox
-):
+@pytest.fixture
+def review(customer, subscribed):
+    """A refund request waiting for staff (a service problem, 20 days after paying)."""
     subscribed(customer, "pro", "month", at=timezone.now() - timedelta(days=20))
     invoice = Invoice.objects.get(user=customer)
-    review = refund_request_create(
+    return refund_request_create(
         user=customer, invoice=invoice, reason="service_problem", details="x", now=timezone.now()
     )
+
+
+def test_a_partly_approved_refund_is_made_with_no_transaction_open(
+    staff_client, review, stripe_calls, mailoutbox
+):
     assert review.status == RefundStatus.REVIEW
     client = staff_client("Billing")
     url = f"/en/admin/subscriptions/refundrequest/{review.pk}/change/"
@@ -74,14 +79,7 @@ def test_a_partly_approved_refund_is_made_with_no_transaction_open(
     assert "was changed successfully" not in page
 
 
-def test_a_refused_decision_is_told_as_an_error_not_a_success(
-    staff_client, customer, subscribed, stripe_calls
-):
-    subscribed(customer, "pro", "month", at=timezone.now() - timedelta(days=20))
-    invoice = Invoice.objects.get(user=customer)
-    review = refund_request_create(
-        user=customer, invoice=invoice, reason="service_problem", details="x", now=timezone.now()
-    )
+def test_a_refused_decision_is_told_as_an_error_not_a_success(staff_client, review, stripe_calls):
     client = staff_client("Billing")
     url = f"/en/admin/subscriptions/refundrequest/{review.pk}/change/"
     stripe_calls.clear()
@@ -130,13 +128,8 @@ def test_an_approved_contract_change_is_charged_with_no_transaction_open(
 
 
 def test_approving_what_a_colleague_just_decided_shows_their_decision(
-    staff_client, customer, subscribed, stripe_calls
+    staff_client, review, stripe_calls
 ):
-    subscribed(customer, "pro", "month", at=timezone.now() - timedelta(days=20))
-    invoice = Invoice.objects.get(user=customer)
-    review = refund_request_create(
-        user=customer, invoice=invoice, reason="service_problem", details="x", now=timezone.now()
-    )
     client = staff_client("Billing")
     url = f"/en/admin/subscriptions/refundrequest/{review.pk}/change/"
     form = {"decision": "approve", "refund_amount": "10.00", "written_reason": ""}

@@ -126,7 +126,10 @@ def test_a_superuser_deletes_one_account_after_signing_in_again(client, customer
     assert "delete_selected" not in users
     url = f"/en/admin/accounts/user/{customer.pk}/account-delete/"
     assert url in client.get(f"/en/admin/accounts/user/{customer.pk}/change/").content.decode()
-    assert "Yes, delete the account" in client.get(url).content.decode()
+    confirm = client.get(url).content.decode()
+    assert f"You are about to delete the account of {customer.email}." in confirm
+    assert "keeps their invoices for 10 years stripped of personal data" in confirm
+    assert "Yes, delete the account" in confirm
 
     stale = client.post(url, {"confirmed": "yes"})
     assert stale.status_code == 302
