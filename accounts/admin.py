@@ -22,6 +22,8 @@ from privacy import services as privacy
 from subscriptions.admin import AuditEventInline
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionError
+from support.admin import CustomerNoteInline, internal_notes_save
+from support.models import InternalNote
 
 ACCOUNT_DELETE_LABEL = _("Delete this customer's account")
 # Printed on invoices and put in e-mail headers: one line, as on the customer's own forms.
@@ -68,6 +70,18 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # Django's row deletion would skip the erasure and keep nothing for the law
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        inlines = list(super().get_inlines(request, obj))
+        if obj is not None and not obj.is_staff:
+            inlines.append(CustomerNoteInline)  # issue 16 §5: notes about the customer
+        return inlines
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is InternalNote:
+            internal_notes_save(request, formset, customer=form.instance, ticket=None)
+            return
+        super().save_formset(request, form, formset, change)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)

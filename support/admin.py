@@ -113,6 +113,27 @@ class InternalNoteInline(admin.StackedInline):
         return super().get_queryset(request).select_related("author")
 
 
+class CustomerNoteInline(InternalNoteInline):
+    """The same notes on the customer's profile: all of them, whichever ticket they are on."""
+
+    fk_name = "customer"
+
+
+def internal_notes_save(
+    request: HttpRequest, formset: Any, *, customer: User, ticket: Ticket | None
+) -> None:
+    """A note is only ever added, through the service that sets who wrote it and when."""
+    for note in formset.save(commit=False):
+        if note.pk is None and note.body.strip():
+            services.internal_note_add(
+                customer=customer,
+                ticket=ticket,
+                author=_staff(request),
+                body=note.body,
+                now=timezone.now(),
+            )
+
+
 class TicketAdminForm(forms.ModelForm):
     reply = forms.CharField(
         label=_("Reply to the customer"),
@@ -242,16 +263,7 @@ class TicketAdmin(admin.ModelAdmin):
         if formset.model is not InternalNote:
             super().save_formset(request, form, formset, change)
             return
-        # A note is only ever added, through the service that sets who wrote it and when.
-        for note in formset.save(commit=False):
-            if note.pk is None and note.body.strip():
-                services.internal_note_add(
-                    customer=form.instance.user,
-                    ticket=form.instance,
-                    author=_staff(request),
-                    body=note.body,
-                    now=timezone.now(),
-                )
+        internal_notes_save(request, formset, customer=form.instance.user, ticket=form.instance)
 
     @admin.action(description=_("Close the selected tickets"))
     def close_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:

@@ -123,3 +123,57 @@ def test_the_note_is_in_the_customers_export_and_erased_with_the_account(custome
     privacy.account_delete(user=customer, actor=customer, now=timezone.now())
 
     assert NOTE not in [n.body for n in InternalNote.objects.all()]
+
+
+def _profile_form(page, customer):
+    """The profile change form as a browser posts it back, unchanged."""
+    data = hidden_inputs(page)
+    data.pop("csrfmiddlewaretoken", None)
+    data.update(
+        email=customer.email,
+        name=customer.name,
+        company=customer.company,
+        country=customer.country,
+        language=customer.language,
+        time_zone=customer.time_zone,
+        is_active="on",
+        date_joined_0=data["initial-date_joined_0"],  # as shown, in the staff's time zone
+        date_joined_1=data["initial-date_joined_1"],
+    )
+    return data
+
+
+def test_the_customers_profile_shows_every_note_and_a_superuser_adds_one(
+    admin_client, admin_user, staff_client, customer, ticket
+):
+    support.internal_note_add(
+        customer=customer, ticket=ticket, author=admin_user, body=NOTE, now=timezone.now()
+    )
+    before = customer.date_joined.replace(microsecond=0)
+    url = f"/en/admin/accounts/user/{customer.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert NOTE in page  # the ticket's note, on the customer's profile too
+
+    form = _profile_form(page, customer)
+    assert form["internal_notes-INITIAL_FORMS"] == "1"
+    # The shown note cannot be rewritten; the blank form below it adds one.
+    form["internal_notes-0-body"] = "Rewritten"
+    form["internal_notes-1-body"] = "Prefers phone calls."
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 302
+    added = InternalNote.objects.get(ticket=None)
+    assert (added.customer, added.author, added.body) == (
+        customer,
+        admin_user,
+        "Prefers phone calls.",
+    )
+    assert InternalNote.objects.get(ticket=ticket).body == NOTE
+    customer.refresh_from_db()
+    assert customer.date_joined == before  # the rest of the profile is as it was
+    # Support reads the profile (and its notes) without being able to change it.
+    admin_client.logout()
+    readonly = staff_client("Support").get(url).content.decode()
+    assert "Prefers phone calls." in readonly
+    assert 'name="internal_notes-0-body"' not in readonly
