@@ -198,6 +198,12 @@ SENTENCES: dict[str, Callable[[_Words], SafeString | str]] = {
         _("Refund of {amount} approved (invoice {invoice})."), w
     ),
     "refund_rejected": lambda w: _invoice_sentence(_("Refund rejected (invoice {invoice})."), w),
+    "credit_note_issued": lambda w: format_html(
+        _("Credit note {note} of {amount} issued (invoice {invoice})."),
+        note=str(w.data.get("credit_note") or "—"),
+        amount=w.money("total"),
+        invoice=w.invoice(),
+    ),
     "refund_issued": lambda w: _invoice_sentence(_("{amount} refunded (invoice {invoice})."), w),
     "refund_failed": lambda w: _invoice_sentence(
         _("A refund failed and will be retried (invoice {invoice})."), w
@@ -231,6 +237,7 @@ SENTENCES: dict[str, Callable[[_Words], SafeString | str]] = {
     ),
     "data_export_requested": lambda w: _("Data export requested."),
     "data_export_ready": lambda w: _("Data export ready."),
+    "accounting_export_requested": lambda w: _("Accounting export requested."),
     "account_deleted": lambda w: _("Account deleted."),
     "review_reminder_sent": lambda w: _("Staff reminded that a decision is due soon."),
 }

@@ -96,6 +96,12 @@ def test_the_customer_file_lists_credit_notes_with_their_pdf_and_invoice(
         f'href="/fr/admin/subscriptions/invoice/{invoice.pk}/change/">{invoice.number}' in section
     )
     assert format_money(note.total, note.currency, "fr") in section
+    timeline = html.split('id="file-timeline"')[1]
+    assert (
+        f"Avoir {note.number} de {format_money(note.total, note.currency, 'fr')} émis (facture"
+        in timeline
+    )
+    assert "Autre événement" not in timeline
     pdf = client.get(f"/fr/admin/documents/credit-note/{note.number}/pdf/")
     assert pdf.status_code == 200
     assert pdf["Content-Type"] == "application/pdf"
