@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -16,16 +17,34 @@ from django.utils.translation import gettext_lazy as _
 from accounts.http import AmbiguousField, posted_once
 from accounts.models import PROFILE_FIELDS, User
 from accounts.staff import superuser_reauthenticated
+from accounts.validators import single_line
 from privacy import services as privacy
 from subscriptions.admin import AuditEventInline
 from subscriptions.services.auditing import audit
 from subscriptions.services.errors import SubscriptionError
+from support.admin import CustomerNoteInline, internal_notes_save
+from support.models import InternalNote
 
 ACCOUNT_DELETE_LABEL = _("Delete this customer's account")
+# Printed on invoices and put in e-mail headers: one line, as on the customer's own forms.
+SINGLE_LINE_FIELDS = ("name", "company", "address_line1", "address_line2", "postal_code", "city")
+
+
+class UserAdminForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):  # type: ignore[name-defined]
+        model = User
+        fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in SINGLE_LINE_FIELDS:
+            if name in self.fields:
+                self.fields[name].validators.append(single_line)
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = UserAdminForm
     ordering = ["email"]
     list_display = ["email", "name", "company", "country", "language", "is_staff", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active", "country", "language"]
@@ -51,6 +70,18 @@ class UserAdmin(DjangoUserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # Django's row deletion would skip the erasure and keep nothing for the law
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        inlines = list(super().get_inlines(request, obj))
+        if obj is not None and not obj.is_staff:
+            inlines.append(CustomerNoteInline)  # issue 16 §5: notes about the customer
+        return inlines
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is InternalNote:
+            internal_notes_save(request, formset, customer=form.instance, ticket=None)
+            return
+        super().save_formset(request, form, formset, change)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -108,7 +139,7 @@ class UserAdmin(DjangoUserAdmin):
             "title": ACCOUNT_DELETE_LABEL,
             "retention_years": privacy.INVOICE_RETENTION_YEARS,
         }
-        return TemplateResponse(request, "admin/accounts/user_account_delete.html", context)
+        return TemplateResponse(request, "admin/account_delete_confirm.html", context)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

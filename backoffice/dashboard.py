@@ -33,30 +33,37 @@ def charts(*, now: datetime, zone: tzinfo, language: str) -> tuple[list[Chart], 
     def money_csv(currency: str) -> Callable[[int], str]:
         return lambda v: str(to_major_units(v, currency))
 
+    def per_currency(slug, title, label, series, currencies):
+        """One money chart a currency: `title` is translated and names %(currency)s."""
+        return [
+            chart(
+                f"{slug}-{currency.lower()}",
+                title % {"currency": currency},
+                [(currency, label)],
+                series,
+                money_cell(currency),
+                money_csv(currency),
+            )
+            for currency in currencies
+        ]
+
     out: list[Chart] = []
     revenue, annual, live = metrics.mrr(now=now, zone=zone)
-    for currency in revenue.keys or ["EUR"]:
-        out.append(
-            chart(
-                f"mrr-{currency.lower()}",
-                _("Monthly recurring revenue (MRR), %(currency)s, before tax")
-                % {"currency": currency},
-                [(currency, _("MRR"))],
-                revenue,
-                money_cell(currency),
-                money_csv(currency),
-            )
+    currencies = revenue.keys or ["EUR"]
+    for currency in currencies:  # each currency's MRR next to its ARR
+        out += per_currency(
+            "mrr",
+            _("Monthly recurring revenue (MRR), %(currency)s, before tax"),
+            _("MRR"),
+            revenue,
+            [currency],
         )
-        out.append(
-            chart(
-                f"arr-{currency.lower()}",
-                _("Annual recurring revenue (ARR = 12 x MRR), %(currency)s")
-                % {"currency": currency},
-                [(currency, _("ARR"))],
-                annual,
-                money_cell(currency),
-                money_csv(currency),
-            )
+        out += per_currency(
+            "arr",
+            _("Annual recurring revenue (ARR = 12 x MRR), %(currency)s"),
+            _("ARR"),
+            annual,
+            [currency],
         )
     names = {p.code: p.name for p in Plan.objects.all()}
     out.append(
@@ -94,17 +101,13 @@ def charts(*, now: datetime, zone: tzinfo, language: str) -> tuple[list[Chart], 
             by_rule,
         )
     )
-    for currency in refunded.keys:
-        out.append(  # noqa: PERF401
-            chart(
-                f"refunded-{currency.lower()}",
-                _("Amount refunded, %(currency)s") % {"currency": currency},
-                [(currency, _("refunded"))],
-                refunded,
-                money_cell(currency),
-                money_csv(currency),
-            )
-        )
+    out += per_currency(
+        "refunded",
+        _("Amount refunded, %(currency)s"),
+        _("refunded"),
+        refunded,
+        refunded.keys,
+    )
     counts, amounts = metrics.recovered(now=now, zone=zone)
     out.append(
         chart(
@@ -114,17 +117,13 @@ def charts(*, now: datetime, zone: tzinfo, language: str) -> tuple[list[Chart], 
             counts,
         )
     )
-    for currency in amounts.keys:
-        out.append(  # noqa: PERF401
-            chart(
-                f"recovered-{currency.lower()}",
-                _("Amount recovered by the retries, %(currency)s") % {"currency": currency},
-                [(currency, _("recovered"))],
-                amounts,
-                money_cell(currency),
-                money_csv(currency),
-            )
-        )
+    out += per_currency(
+        "recovered",
+        _("Amount recovered by the retries, %(currency)s"),
+        _("recovered"),
+        amounts,
+        amounts.keys,
+    )
     outcomes = metrics.change_requests(now=now, zone=zone)
     out.append(
         chart(

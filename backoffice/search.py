@@ -9,11 +9,12 @@ from accounts.models import User
 from subscriptions.models import (
     AuditEvent,
     ContractChangeRequest,
+    CreditNote,
     Invoice,
     RefundRequest,
     Subscription,
 )
-from support.models import Ticket
+from support.models import InternalNote, Ticket
 
 RESULTS_MAX = 50
 TIMELINE_MAX = 200
@@ -44,9 +45,11 @@ class CustomerFile:
     customer: User
     subscriptions: list[Subscription]
     invoices: list[Invoice]
+    credit_notes: list[CreditNote]
     refunds: list[RefundRequest]
     change_requests: list[ContractChangeRequest]
     tickets: list[Ticket]
+    notes: list[InternalNote]
     events: list[AuditEvent]
 
 
@@ -60,6 +63,11 @@ def customer_file(*, user_id: int) -> CustomerFile | None:
             Subscription.objects.filter(user=customer).select_related("plan", "price__plan")
         ),
         invoices=list(Invoice.objects.filter(user=customer).order_by("-issued_at", "-pk")),
+        credit_notes=list(
+            CreditNote.objects.filter(user=customer)
+            .select_related("invoice")
+            .order_by("-issued_at", "-pk")
+        ),
         refunds=list(RefundRequest.objects.filter(user=customer).select_related("invoice")),
         change_requests=list(
             ContractChangeRequest.objects.filter(user=customer).select_related(
@@ -67,6 +75,9 @@ def customer_file(*, user_id: int) -> CustomerFile | None:
             )
         ),
         tickets=list(Ticket.objects.filter(user=customer).order_by("-created_at")),
+        notes=list(
+            InternalNote.objects.filter(customer=customer).select_related("author", "ticket")
+        ),
         events=list(
             AuditEvent.objects.filter(user=customer)
             .select_related("actor")

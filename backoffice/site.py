@@ -1,15 +1,22 @@
 """The admin site staff work in: the work queue as home, unique section names, dj-stripe's
 mirrors for superusers only."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -18,6 +25,9 @@ from backoffice.queue import work_queue
 from backoffice.search import customer_file, customer_search
 from subscriptions.models import Plan
 from subscriptions.staff_wording import event_sentence, rule_label
+from support import services as support
+
+NOTE_MAX_LENGTH = 5000
 
 # Sections named after what staff find in them (allauth's "account" app is also "Accounts").
 SECTION_NAMES = {
@@ -95,6 +105,11 @@ class PortalAdminSite(admin.AdminSite):
                 self.admin_view(self.customer_file_view),
                 name="customer_file",
             ),
+            path(
+                "customers/<int:user_id>/notes/",
+                self.admin_view(self.customer_note_add_view),
+                name="customer_note_add",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -124,8 +139,31 @@ class PortalAdminSite(admin.AdminSite):
             "file": found,
             "timeline": [event_sentence(e, language, plans) for e in found.events],
             "refund_rows": [(r, rule_label(r.rule)) for r in found.refunds],
+            "can_add_note": request.user.has_perm("support.add_internalnote"),
+            "note_max_length": NOTE_MAX_LENGTH,
         }
         return TemplateResponse(request, "admin/customer_file.html", context)
+
+    def customer_note_add_view(self, request: HttpRequest, user_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("support.add_internalnote"):
+            raise PermissionDenied
+        customer = User.objects.filter(pk=user_id, is_staff=False).first()
+        if customer is None:
+            raise Http404
+        body = request.POST.get("body", "").strip()[:NOTE_MAX_LENGTH]
+        if body:
+            support.internal_note_add(
+                customer=customer,
+                author=cast(User, request.user),
+                body=body,
+                now=timezone.now(),
+            )
+            messages.success(request, gettext("Your note was saved."))
+        else:
+            messages.error(request, gettext("The note is empty: nothing was saved."))
+        return HttpResponseRedirect(reverse("admin:customer_file", args=[customer.pk]))
 
     def metrics_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("subscriptions.view_invoice"):

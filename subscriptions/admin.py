@@ -5,7 +5,9 @@ from babel.numbers import get_currency_precision as money_precision
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Case, When
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
@@ -434,11 +436,45 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 class DecisionAdminMixin:
-    """The admin says "changed successfully" after every save: a decision the service refused
-    (a colleague decided first, the card was declined) is not told as a success."""
+    """Django's admin saves inside transaction.atomic (changeform_view): a decision made in
+    save_model would keep the request's rows locked, and a transaction open, while Stripe is
+    charged or refunded. save_model only takes the decision down; it is made once the admin's
+    transaction is over, by the service, with its own locking and transactions.
+
+    The admin says "changed successfully" after every save: a decision is told by its own
+    message instead, a refusal (a colleague decided first, the card was declined) as an error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and object_id and self._decided_meanwhile(request, object_id):
+            # A colleague decided a moment ago: the page now shows their decision.
+            messages.error(request, _("This request has already been decided."))
+            return HttpResponseRedirect(request.get_full_path())
+        response = super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        decide = getattr(request, "decision_pending", None)
+        if decide is not None:
+            request.decision_pending = None
+            self._decision_run(request, decide)
+        return response
+
+    def _decided_meanwhile(self, request, object_id) -> bool:
+        """Staff who may decide posted on a request that is no longer open for a decision."""
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        return (
+            obj is not None
+            and self.has_change_permission(request)  # type: ignore[attr-defined]
+            and not self.has_change_permission(request, obj)  # type: ignore[attr-defined]
+        )
+
+    def _decision_run(self, request, decide):
+        try:
+            decide()
+        except SubscriptionError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The decision is recorded and e-mailed to the customer."))
 
     def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
-        if level == messages.SUCCESS and getattr(request, "decision_refused", False):
+        if level == messages.SUCCESS and getattr(request, "decision_pending", None) is not None:
             return
         super().message_user(request, message, level, *args, **kwargs)  # type: ignore[misc]
 
@@ -634,20 +670,19 @@ class RefundRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admin.ModelA
             return
         amount = form.cleaned_data.get("refund_amount") or Decimal(0)
         minor = int(amount * 10 ** money_precision(obj.currency))  # 2 decimals: exact
-        try:
+        reason = form.cleaned_data.get("written_reason", "")
+
+        def decide():
             refund_review_decide(
                 refund=obj,
                 actor=request.user,
                 approve=decision == "approve",
                 amount=minor,
-                reason=form.cleaned_data.get("written_reason", ""),
+                reason=reason,
                 now=timezone.now(),
             )
-        except SubscriptionError as exc:
-            request.decision_refused = True
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("The decision is recorded and e-mailed to the customer."))
+
+        request.decision_pending = decide  # made after the admin's transaction
 
 
 class ChangeDecisionForm(DecisionForm):
@@ -773,26 +808,23 @@ class ContractChangeRequestAdmin(CustomerTimelineMixin, DecisionAdminMixin, admi
         decision = form.cleaned_data.get("decision")
         if not decision:
             return
-        now = timezone.now()
-        try:
+        token = form.cleaned_data.get("charge", "")
+        reason = form.cleaned_data.get("written_reason", "")
+
+        def decide():
+            now = timezone.now()
             shown = None
             if decision == "approve":
                 shown, _quoted_at = quotes.charge_read(
-                    form.cleaned_data.get("charge", ""),
-                    what="contract_change",
-                    pk=obj.pk,
-                    now=now,
+                    token, what="contract_change", pk=obj.pk, now=now
                 )
             change_request_decide(
                 change=obj,
                 actor=request.user,
                 approve=decision == "approve",
-                reason=form.cleaned_data.get("written_reason", ""),
+                reason=reason,
                 now=now,
                 shown=shown,
             )
-        except SubscriptionError as exc:
-            request.decision_refused = True
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("The decision is recorded and e-mailed to the customer."))
+
+        request.decision_pending = decide  # made after the admin's transaction

@@ -8,8 +8,9 @@ from django.contrib.auth.models import Group, Permission
 SUPPORT = "Support"
 BILLING = "Billing"
 
-# Support reads everything and answers tickets; nobody in a group deletes anything (an
-# account is deleted by a superuser who signs in again, never from a list).
+# Support reads everything, answers tickets and adds internal notes; nobody in a group
+# deletes anything (an account is deleted by a superuser who signs in again, never from a
+# list).
 VIEW = [
     "accounts.view_user",
     "subscriptions.view_plan",
@@ -26,6 +27,9 @@ VIEW = [
     "support.change_ticket",
     "support.view_message",
     "support.add_message",
+    # Issue 16 §5: both groups leave internal notes on a customer or a ticket.
+    "support.view_internalnote",
+    "support.add_internalnote",
     "legal.view_termsversion",
     "legal.view_termsseen",
     "privacy.view_dataexport",

@@ -18,7 +18,7 @@ from babel.numbers import format_percent
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -198,6 +198,12 @@ SENTENCES: dict[str, Callable[[_Words], SafeString | str]] = {
         _("Refund of {amount} approved (invoice {invoice})."), w
     ),
     "refund_rejected": lambda w: _invoice_sentence(_("Refund rejected (invoice {invoice})."), w),
+    "credit_note_issued": lambda w: format_html(
+        _("Credit note {note} of {amount} issued (invoice {invoice})."),
+        note=str(w.data.get("credit_note") or "—"),
+        amount=w.money("total"),
+        invoice=w.invoice(),
+    ),
     "refund_issued": lambda w: _invoice_sentence(_("{amount} refunded (invoice {invoice})."), w),
     "refund_failed": lambda w: _invoice_sentence(
         _("A refund failed and will be retried (invoice {invoice})."), w
@@ -231,6 +237,7 @@ SENTENCES: dict[str, Callable[[_Words], SafeString | str]] = {
     ),
     "data_export_requested": lambda w: _("Data export requested."),
     "data_export_ready": lambda w: _("Data export ready."),
+    "accounting_export_requested": lambda w: _("Accounting export requested."),
     "account_deleted": lambda w: _("Account deleted."),
     "review_reminder_sent": lambda w: _("Staff reminded that a decision is due soon."),
 }
@@ -360,4 +367,4 @@ def party_lines(party: object) -> SafeString | str:
         return "—"
     values = [str(party[k]) for k in PARTY_KEYS if party.get(k)]
     values += [str(v) for k, v in party.items() if k not in PARTY_KEYS and v and isinstance(v, str)]
-    return format_html_join(format_html("<br>"), "{}", ((v,) for v in values))
+    return format_html_join(mark_safe("<br>"), "{}", ((v,) for v in values))  # a constant

@@ -11,7 +11,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join, linebreaks
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -20,7 +20,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.staff import superuser_reauthenticated
 from support import services
-from support.models import Category, Message, Ticket, TicketStatus, overdue_condition
+from support.models import (
+    Category,
+    InternalNote,
+    Message,
+    Ticket,
+    TicketStatus,
+    overdue_condition,
+)
 
 ACCOUNT_DELETE_LABEL = _("Delete this customer's account now")
 
@@ -76,6 +83,55 @@ class MessageInline(admin.StackedInline):
                 for a in obj.attachments.all()
             ),
         )
+
+
+class InternalNoteInline(admin.StackedInline):
+    """Notes staff leave each other on the ticket: added here, never edited, never shown to
+    the customer."""
+
+    model = InternalNote
+    fk_name = "ticket"
+    extra = 1
+    can_delete = False
+    fields = ["body", "signature"]
+    readonly_fields = ["signature"]
+    verbose_name = _("internal note")
+    verbose_name_plural = _("internal notes (never shown to the customer)")
+
+    @admin.display(description=_("written by"))
+    def signature(self, obj: InternalNote) -> str:
+        if obj.pk is None:
+            return ""
+        author = obj.author.email if obj.author else gettext("a former staff member")
+        when = formats.date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
+        return f"{author}, {when}"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InternalNote]:
+        return super().get_queryset(request).select_related("author")
+
+
+class CustomerNoteInline(InternalNoteInline):
+    """The same notes on the customer's profile: all of them, whichever ticket they are on."""
+
+    fk_name = "customer"
+
+
+def internal_notes_save(
+    request: HttpRequest, formset: Any, *, customer: User, ticket: Ticket | None
+) -> None:
+    """A note is only ever added, through the service that sets who wrote it and when."""
+    for note in formset.save(commit=False):
+        if note.pk is None and note.body.strip():
+            services.internal_note_add(
+                customer=customer,
+                ticket=ticket,
+                author=_staff(request),
+                body=note.body,
+                now=timezone.now(),
+            )
 
 
 class TicketAdminForm(forms.ModelForm):
@@ -138,7 +194,7 @@ class TicketAdmin(admin.ModelAdmin):
         "closed_at",
         "account_deletion",
     ]
-    inlines = [MessageInline]
+    inlines = [MessageInline, InternalNoteInline]
     # Deleting an account is never a bulk action: one ticket, a superuser, a fresh sign-in.
     actions = ["close_tickets"]
 
@@ -203,6 +259,12 @@ class TicketAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not InternalNote:
+            super().save_formset(request, form, formset, change)
+            return
+        internal_notes_save(request, formset, customer=form.instance.user, ticket=form.instance)
+
     @admin.action(description=_("Close the selected tickets"))
     def close_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         now = timezone.now()
@@ -259,5 +321,6 @@ class TicketAdmin(admin.ModelAdmin):
             "customer": ticket.user,
             "change_url": change_url,
             "title": ACCOUNT_DELETE_LABEL,
+            "retention_years": getattr(_privacy_services(), "INVOICE_RETENTION_YEARS", None),
         }
-        return TemplateResponse(request, "support/admin_account_delete.html", context)
+        return TemplateResponse(request, "admin/account_delete_confirm.html", context)

@@ -135,3 +135,45 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class InternalNote(models.Model):
+    """What staff write down about a customer for each other (issue 16 §5): never shown to
+    the customer on the portal, exported and erased with their account like their own rows."""
+
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="internal_notes",
+        verbose_name=_("customer"),
+    )
+    ticket = models.ForeignKey(
+        Ticket,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="internal_notes",
+        verbose_name=_("ticket"),
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("written by"),
+    )
+    body = models.TextField(_("text of the note"))
+    created_at = models.DateTimeField(_("written"))
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("internal note")
+        verbose_name_plural = _("internal notes")
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="internalnote_customer_newest")
+        ]
+
+    def __str__(self) -> str:
+        # No text of the note: this names it in the admin's change log.
+        return f"#{self.pk}" if self.pk else ""

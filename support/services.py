@@ -18,7 +18,7 @@ from subscriptions import emails
 from subscriptions.selectors import subscription_current
 from subscriptions.services.auditing import audit
 from support.attachments import CheckedFile
-from support.models import Attachment, Message, Ticket, TicketStatus
+from support.models import Attachment, InternalNote, Message, Ticket, TicketStatus
 
 
 def _default_reply_hours() -> int:
@@ -150,6 +150,18 @@ def ticket_staff_reply(*, ticket: Ticket, staff: User, body: str, now: datetime)
         )
     ticket.refresh_from_db()
     return message
+
+
+def internal_note_add(
+    *, customer: User, author: User, body: str, now: datetime, ticket: Ticket | None = None
+) -> InternalNote:
+    """Staff write a note for each other about a customer (or one of their tickets); the
+    customer is never told and never sees it on the portal."""
+    if ticket is not None and ticket.user_id != customer.pk:
+        raise ValueError("the ticket is another customer's")
+    return InternalNote.objects.create(
+        customer=customer, ticket=ticket, author=author, body=body.strip(), created_at=now
+    )
 
 
 def ticket_close(*, ticket: Ticket, user: User, now: datetime) -> Ticket:

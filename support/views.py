@@ -73,6 +73,14 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = MessageForm(request.POST, request.FILES)
         if form.is_valid():
+            if throttled := throttle_hit(user_id=_user(request).pk, action="support_reply"):
+                context = {  # what was typed stays; nothing is saved
+                    "ticket": ticket,
+                    "thread": selectors.ticket_messages(ticket=ticket),
+                    "form": form,
+                    "error": throttled.message,
+                }
+                return TemplateResponse(request, "support/ticket_detail.html", context, status=429)
             services.ticket_reply(
                 ticket=ticket,
                 user=_user(request),

@@ -26,6 +26,7 @@ def limits(settings):
     settings.THROTTLES = {
         "privacy_export": (3, 3600),
         "support_ticket": (5, 3600),
+        "support_reply": (20, 3600),
         "refund_request": (5, 3600),
     }
     return settings.THROTTLES
@@ -93,6 +94,39 @@ def test_a_sixth_ticket_within_the_hour_is_refused_and_what_was_typed_stays(
     customer_client.force_login(other)
     with time_machine.travel(T0, tick=False):
         assert customer_client.post("/en/account/support/new/", ticket).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_twenty_first_reply_within_the_hour_is_refused_and_nothing_is_saved(
+    customer_client, customer, limits, mailoutbox
+):
+    with time_machine.travel(T0, tick=False):
+        ticket = Ticket.objects.get(
+            pk=customer_client.post(
+                "/en/account/support/new/",
+                {"category": "technical", "subject": "Still broken", "body": "Hello?"},
+            )["Location"]
+            .rstrip("/")
+            .split("/")[-1]
+        )
+        url = f"/en/account/support/{ticket.pk}/"
+        for n in range(20):
+            assert customer_client.post(url, {"body": f"Ping {n}"}).status_code == 302
+        mailoutbox.clear()
+        response = customer_client.post(url, {"body": "Ping 20"})
+
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert TOO_MANY in page
+    assert "Please try again in 60 minutes." in page
+    assert "Ping 20</textarea>" in page  # what was typed stays
+    assert ticket.messages.count() == 21  # the opening message and 20 replies
+    assert not ticket.messages.filter(body="Ping 20").exists()
+    assert mailoutbox == []
+
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        assert customer_client.post(url, {"body": "Ping 20"}).status_code == 302
+    assert ticket.messages.filter(body="Ping 20").exists()
 
 
 @pytest.mark.django_db

@@ -314,10 +314,12 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 # Per customer, (how many, in how many seconds) (accounts.throttle, issue 13): an export
-# builds a zip of everything, a ticket and a refund request each wait for a person.
+# builds a zip of everything, a ticket, a reply and a refund request each wait for a person.
 THROTTLES: dict[str, tuple[int, int]] = {
     "privacy_export": (3, 3600),
     "support_ticket": (5, 3600),
+    # Messages on a ticket already open (issue 16): a conversation, but not a flood.
+    "support_reply": (20, 3600),
     "refund_request": (5, 3600),
 }
 

@@ -413,3 +413,27 @@ def test_random_input_never_fails_and_never_stores_a_nul_byte(customer_client, c
         assert len(value) <= _MAX_LENGTH[name]
     for audit_event in AuditEvent.objects.all():
         assert set(audit_event.data["changes"]) <= set(PROFILE_FIELDS)
+
+
+@pytest.mark.parametrize("field", ["name", "company", "address_line1", "city"])
+@pytest.mark.parametrize("broken", ["Ada\nLovelace", "Ada\r\nBcc: x@example.com", "Ada\u2028L"])
+def test_the_admin_user_form_refuses_line_breaks_as_the_profile_does(customer, field, broken):
+    from accounts.admin import UserAdminForm
+
+    data = {
+        "email": customer.email,
+        "date_joined": "2026-01-01 00:00:00",
+        "name": "Ada",
+        "country": "FR",
+        "language": "fr",
+        "time_zone": "Europe/Paris",
+        field: broken,
+    }
+    form = UserAdminForm(data, instance=customer)
+    assert not form.is_valid()
+    assert form.errors[field] == [
+        "Enter a single line of text, without line breaks or control characters."
+    ]
+    assert (
+        UserAdminForm({**data, field: "Ada Lovelace"}, instance=customer).errors.get(field) is None
+    )

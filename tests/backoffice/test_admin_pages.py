@@ -81,10 +81,12 @@ def test_a_change_request_shows_in_staff_words_what_approval_does_then_reads_as_
     assert f"Change from Standard to Premium, {due} charged (invoice {invoice.number})" in text
     change.refresh_from_db()
     assert change.status == ChangeRequestStatus.APPROVED
-    # A decided request cannot be decided again through the form.
+    # A decided request cannot be decided again through the form: the post is sent back to
+    # the decided page, which says so.
     with time_machine.travel(at, tick=False):
-        response = client.post(url, {"decision": "reject", "written_reason": "no"})
-    assert response.status_code == 403
+        response = client.post(url, {"decision": "reject", "written_reason": "no"}, follow=True)
+    assert response.redirect_chain == [(url, 302)]
+    assert "This request has already been decided." in visible_text(response.content.decode())
     change.refresh_from_db()
     assert change.status == ChangeRequestStatus.APPROVED
 

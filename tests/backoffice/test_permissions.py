@@ -1,6 +1,7 @@
-"""Each staff group's rights, against the list of issue 16: Support reads everything and
-answers tickets; Billing also decides refunds and contract changes and grants the switching
-offer (003); deleting an account is a superuser's, one at a time, after signing in again."""
+"""Each staff group's rights, against the list of issue 16: Support reads everything,
+answers tickets and adds internal notes; Billing also decides refunds and contract changes
+and grants the switching offer (003); deleting an account is a superuser's, one at a time,
+after signing in again."""
 
 import pytest
 from django.contrib.auth.models import Group
@@ -30,6 +31,10 @@ RIGHTS = {
     "support.view_ticket": (True, True),
     "support.change_ticket": (True, True),  # answer
     "support.add_message": (True, True),
+    "support.view_internalnote": (True, True),
+    "support.add_internalnote": (True, True),  # issue 16 §5: internal notes
+    "support.change_internalnote": (False, False),  # a note is never rewritten
+    "support.delete_internalnote": (False, False),
     "subscriptions.decide_refund": (False, True),
     "subscriptions.change_refundrequest": (False, True),
     "subscriptions.review_contract_change": (False, True),
@@ -121,7 +126,10 @@ def test_a_superuser_deletes_one_account_after_signing_in_again(client, customer
     assert "delete_selected" not in users
     url = f"/en/admin/accounts/user/{customer.pk}/account-delete/"
     assert url in client.get(f"/en/admin/accounts/user/{customer.pk}/change/").content.decode()
-    assert "Yes, delete the account" in client.get(url).content.decode()
+    confirm = client.get(url).content.decode()
+    assert f"You are about to delete the account of {customer.email}." in confirm
+    assert "keeps their invoices for 10 years stripped of personal data" in confirm
+    assert "Yes, delete the account" in confirm
 
     stale = client.post(url, {"confirmed": "yes"})
     assert stale.status_code == 302

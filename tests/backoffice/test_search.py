@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from subscriptions.models import BillingAccount, Invoice
+from subscriptions.models import BillingAccount, CreditNote, Invoice
+from subscriptions.money import format_money
 from subscriptions.services.refunds import refund_request_create
 from support import services as support
 from tests.factories import UserFactory
@@ -76,3 +77,31 @@ def test_the_customer_file_shows_everything_on_one_page_in_constant_queries(
 def test_a_staff_member_is_not_a_customer_file(staff_client):
     client = staff_client("Support")
     assert client.get(f"/en/admin/customers/{client.member.pk}/").status_code == 404
+
+
+def test_the_customer_file_lists_credit_notes_with_their_pdf_and_invoice(
+    staff_client, customer, subscribed
+):
+    subscribed(customer, "pro", "month", at=T0 - timedelta(days=2))
+    invoice = Invoice.objects.get(user=customer)
+    refund_request_create(user=customer, invoice=invoice, reason="changed_mind", details="", now=T0)
+    note = CreditNote.objects.get(user=customer)
+    client = staff_client("Support", language="fr")
+
+    html = client.get(f"/fr/admin/customers/{customer.pk}/").content.decode()
+
+    section = html.split('id="file-credit-notes"')[1].split("</section>")[0]
+    assert f'href="/fr/admin/documents/credit-note/{note.number}/pdf/"' in section
+    assert (
+        f'href="/fr/admin/subscriptions/invoice/{invoice.pk}/change/">{invoice.number}' in section
+    )
+    assert format_money(note.total, note.currency, "fr") in section
+    timeline = html.split('id="file-timeline"')[1]
+    assert (
+        f"Avoir {note.number} de {format_money(note.total, note.currency, 'fr')} émis (facture"
+        in timeline
+    )
+    assert "Autre événement" not in timeline
+    pdf = client.get(f"/fr/admin/documents/credit-note/{note.number}/pdf/")
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"

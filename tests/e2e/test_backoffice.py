@@ -1,6 +1,7 @@
 """A support agent's and a billing agent's day in the French admin: the queue, a contract
-change approved with the amount shown, a refund partly approved, a ticket answered. axe runs
-on every page (settle), and nothing they read is a raw code or JSON."""
+change approved with the amount shown, a refund partly approved, a ticket answered and
+internal notes left on it and on the customer's file. axe runs on every page (settle), and
+nothing they read is a raw code or JSON."""
 
 import os
 import re
@@ -23,7 +24,7 @@ from subscriptions.services.checkout import subscribe
 from subscriptions.services.contract_changes import change_request_create, change_request_quote
 from subscriptions.services.refunds import refund_request_create
 from support import services as support
-from support.models import TicketStatus
+from support.models import InternalNote, TicketStatus
 from tests.factories import UserFactory
 
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS_DIR", "test-results/backoffice"))
@@ -145,5 +146,34 @@ def test_a_billing_and_a_support_agent_work_through_their_day_in_french(
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.ANSWERED
     assert any(pro.email in m.to and "réparé" in m.body for m in mailoutbox)
+    sent = len(mailoutbox)
+
+    # A note for colleagues on the ticket, then another on the customer's file: never shown
+    # to the customer, nobody e-mailed.
+    page.goto(f"/fr/admin/support/ticket/{ticket.pk}/change/")
+    settle()
+    expect(
+        page.get_by_role("heading", name="Notes internes (jamais montrées au client)")
+    ).to_be_visible()
+    page.get_by_label("Texte de la note :").first.fill(
+        "Client patient, lui offrir un geste si récidive."
+    )
+    page.get_by_role("button", name="Enregistrer", exact=True).click()
+    settle()
+    note = InternalNote.objects.get(ticket=ticket)
+    assert (note.customer, note.author) == (pro, agent)
+    page.goto(f"/fr/admin/customers/{pro.pk}/")
+    settle()
+    expect(page.get_by_text("Client patient, lui offrir un geste si récidive.")).to_be_visible()
+    assert_reads_as_words(page)
+    page.get_by_label("Ajouter une note interne").fill("Rappelé le 12 : tout fonctionne.")
+    page.get_by_role("button", name="Enregistrer la note").click()
+    settle()
+    expect(page.get_by_text("Votre note est enregistrée.")).to_be_visible()
+    expect(page.get_by_text("Rappelé le 12 : tout fonctionne.")).to_be_visible()
+    assert_reads_as_words(page)
+    assert InternalNote.objects.filter(customer=pro).count() == 2
+    page.screenshot(path=str(ARTIFACTS / "customer.png"), full_page=True)
+    assert len(mailoutbox) == sent
     assert RefundRequest.objects.get(pk=refund.pk).decided_by == billing
     assert ContractChangeRequest.objects.get(pk=change.pk).decided_by == billing

@@ -189,8 +189,10 @@ def test_only_an_account_deletion_ticket_offers_to_delete_the_account(admin_clie
 
     page = admin_client.get(link)
     assert page.status_code == 200
-    assert customer.email in page.content.decode()
-    assert "Yes, delete the account" in page.content.decode()
+    html = page.content.decode()
+    assert f"The customer {customer.email} asked in ticket #{ticket.pk}" in html
+    assert "keeps their invoices for 10 years stripped of personal data" in html
+    assert "Yes, delete the account" in html
 
     # Never a bulk action (issue 16): the changelist offers no deletion.
     assert "account_delete" not in admin_client.get(CHANGELIST).content.decode()
