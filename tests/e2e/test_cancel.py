@@ -119,7 +119,8 @@ def test_cancelling_and_undoing_without_javascript(
         page.goto(f"/{language}/account/subscription/")
         assert_no_sideways_scroll(page)
         keep = {"fr": "Annuler la résiliation", "en": "Keep my subscription"}[language]
-        page.get_by_role("button", name=keep).click()
+        with page.expect_navigation():  # the form's POST answered, not only sent
+            page.get_by_role("button", name=keep).click()
         assert Subscription.objects.get(pk=sub.pk).cancel_at is None
     finally:
         context.close()
