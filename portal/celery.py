@@ -7,7 +7,10 @@ from celery.signals import setup_logging
 from django.conf import settings
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
+from portal import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
+broker.register()  # the embedded default's filesystem broker writes its messages whole
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -129,3 +129,28 @@ def test_beat_fires_the_billing_run_and_the_worker_sends_the_trial_warning(
     with translation.override(customer.language):
         ending = gettext("Your free trial ends on %(date)s") % {"date": ""}
     assert mailoutbox[1].subject.startswith(ending.strip())
+
+
+def test_a_message_is_in_the_queue_folder_only_once_written_whole(filesystem_broker, monkeypatch):
+    """kombu writes a message file in place, so a worker could read it empty and stop
+    (JSONDecodeError): the embedded broker renames it into the folder once written."""
+    from portal import broker
+
+    folder = filesystem_broker / "queue"
+    seen_at_rename = []
+    rename = os.replace
+
+    def replace(src, dst):
+        listed = [name for name in os.listdir(folder) if name.endswith(".celery.msg")]
+        seen_at_rename.append((listed, Path(src).read_bytes()))
+        rename(src, dst)
+
+    monkeypatch.setattr(broker.os, "replace", replace)
+    with app.connection_for_write() as connection:
+        assert isinstance(connection.transport, broker.Transport)
+        channel = connection.default_channel
+        channel._put("celery", {"body": "x" * 100_000})
+        ((listed, written),) = seen_at_rename
+        assert listed == []  # nothing a worker could read before the rename
+        assert len(written) > 100_000
+        assert channel._get("celery") == {"body": "x" * 100_000}
