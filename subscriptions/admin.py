@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, When
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -445,16 +446,26 @@ class DecisionAdminMixin:
     message instead, a refusal (a colleague decided first, the card was declined) as an error."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if request.method == "POST" and object_id and self._decided_meanwhile(request, object_id):
-            # A colleague decided a moment ago: the page now shows their decision.
-            messages.error(request, _("This request has already been decided."))
-            return HttpResponseRedirect(request.get_full_path())
-        response = super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        posted = request.method == "POST" and object_id
+        if posted and self._decided_meanwhile(request, object_id):
+            return self._already_decided(request)
+        try:
+            response = super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except PermissionDenied:
+            # A colleague's decision landed between the check above and the admin's own.
+            if posted and self._decided_meanwhile(request, object_id):
+                return self._already_decided(request)
+            raise
         decide = getattr(request, "decision_pending", None)
         if decide is not None:
             request.decision_pending = None
             self._decision_run(request, decide)
         return response
+
+    def _already_decided(self, request):
+        """A colleague decided a moment ago: the page now shows their decision."""
+        messages.error(request, _("This request has already been decided."))
+        return HttpResponseRedirect(request.get_full_path())
 
     def _decided_meanwhile(self, request, object_id) -> bool:
         """Staff who may decide posted on a request that is no longer open for a decision."""

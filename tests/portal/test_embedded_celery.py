@@ -146,7 +146,8 @@ def test_a_message_is_in_the_queue_folder_only_once_written_whole(filesystem_bro
         rename(src, dst)
 
     monkeypatch.setattr(broker.os, "replace", replace)
-    with app.connection_for_write() as connection:
+    # By name: Celery lets CELERY_BROKER_URL (CI's Redis) override the app's broker setting.
+    with app.connection_for_write("filesystem://") as connection:
         assert isinstance(connection.transport, broker.Transport)
         channel = connection.default_channel
         channel._put("celery", {"body": "x" * 100_000})
