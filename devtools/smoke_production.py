@@ -238,6 +238,13 @@ def manage(env: dict[str, str], *args: str) -> str:
 # --- the journey ---------------------------------------------------------------------------
 
 
+def terms_ticked(page: requests.Response) -> str:
+    """The subscribe form's "I accept the terms" box, as the customer ticks it."""
+    box = re.search(r'<input type="checkbox" name="terms" value="(\d+)" required>', page.text)
+    expect(box is not None, "the subscribe page asks to accept the terms of service")
+    return box.group(1)
+
+
 def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
     health = requests.get(f"{base}/health/", headers={"Accept": "application/json"}, timeout=30)
     expect(
@@ -311,7 +318,9 @@ def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
         timeout=30,
     )
     expect(confirmed_setup.ok, "Stripe (localstripe) confirmed the card's SetupIntent")
-    subscribed = visitor.submit(subscribe, "", form_id="card-form", setup_intent=setup_intent)
+    subscribed = visitor.submit(
+        subscribe, "", form_id="card-form", setup_intent=setup_intent, terms=terms_ticked(subscribe)
+    )
     expect(subscribed.status_code == 200, "subscribed to Pro with the card")
 
     # During the trial a higher plan is chosen with the saved card (the trial runs on, its
@@ -325,7 +334,7 @@ def journey(base: str, stripe_url: str, sink: Sink, worker_log: Path) -> None:
         visitor.submit(upgrade, "Confirm")
     else:
         expect("Your saved card will be used" in upgrade.text, "the saved card is offered")
-        visitor.submit(upgrade, "", form_id="card-form")
+        visitor.submit(upgrade, "", form_id="card-form", terms=terms_ticked(upgrade))
     detail = visitor.get("/en/account/subscription/")
     status = detail.text.split('<section class="card">')[1].split("</section>")[0]
     expect(
