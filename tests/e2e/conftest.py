@@ -108,6 +108,7 @@ def assert_no_sideways_scroll(page) -> None:
     viewport = page.viewport_size
     if not viewport or viewport["width"] > PHONE_WIDTH or "/admin/" in page.url:
         return
+    page.wait_for_load_state()  # a page still loading has no body to measure
     wider, out = page.evaluate(SIDEWAYS)
     assert wider <= 0, f"{page.url} scrolls sideways by {wider}px on a phone: {out}"
 

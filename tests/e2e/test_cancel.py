@@ -107,12 +107,17 @@ def test_cancelling_and_undoing_without_javascript(
         page.goto(f"/{language}/auth/login/")
         page.locator("input[name=login]").fill(customer.email)
         page.locator("input[name=password]").fill("correct horse battery staple")
-        page.locator("form button[type=submit]").last.click()
+        # Without JavaScript each click is a page load: wait for it before reading the page.
+        with page.expect_navigation():
+            page.locator("form button[type=submit]").last.click()
         link, continue_, confirm, done = LABELS[language]
-        page.get_by_role("link", name=link).click()
-        page.get_by_role("button", name=continue_).click()
+        with page.expect_navigation():
+            page.get_by_role("link", name=link).click()
+        with page.expect_navigation():
+            page.get_by_role("button", name=continue_).click()
         assert_no_sideways_scroll(page)
-        page.get_by_role("button", name=confirm).click()
+        with page.expect_navigation():
+            page.get_by_role("button", name=confirm).click()
         expect(page.get_by_role("heading", level=1)).to_have_text(done)
         assert_no_sideways_scroll(page)
         assert Subscription.objects.get(pk=sub.pk).cancel_at == sub.current_period_end
