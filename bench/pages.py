@@ -143,6 +143,7 @@ def main() -> None:
         "refunds": "/en/account/refunds/",
         "tickets": "/en/account/support/",
         "cancel": "/en/account/cancel/",
+        "cancel summary": "/en/account/cancel/?step=summary",
     }
     requests = {
         "bare view": stack.get("/bench/bare/"),

@@ -1,3 +1,4 @@
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,45 +32,91 @@ class PricingRow:
     prices: list[Price]
 
 
+@dataclass(frozen=True)
+class PricingTable:
+    """The offered plans of one currency as read from the catalog. `version` is new each time
+    the catalog is read again, so the HTML rendered from one reading is cached under it and
+    never outlives a change."""
+
+    rows: list[PricingRow]
+    version: str
+
+
 # The catalog changes rarely (in the admin): the table is kept in the cache per currency,
 # forgotten when a plan or price is saved or deleted, and at worst after this long.
 PRICING_CACHE_SECONDS = 300
 
 
-def pricing_table(*, currency: str) -> list[PricingRow]:
-    """Offered plans with their offered prices in one currency, monthly before yearly."""
+def pricing_catalog(*, currency: str) -> PricingTable:
+    """The pricing table of a currency and the version it was read at, from the cache."""
     if currency not in Currency.values:
         currency = Currency.EUR
-    key = f"pricing-table:{currency}"
-    rows: list[PricingRow] | None = cache.get(key)
-    if rows is None:
-        rows = _pricing_table(currency)
-        cache.set(key, rows, PRICING_CACHE_SECONDS)
-    return rows
+    key = f"pricing-catalog:{currency}"
+    table: PricingTable | None = cache.get(key)
+    if table is None:
+        table = PricingTable(_pricing_table(currency), version=uuid.uuid4().hex)
+        cache.set(key, table, PRICING_CACHE_SECONDS)
+    return table
+
+
+def pricing_table(*, currency: str) -> list[PricingRow]:
+    """Offered plans with their offered prices in one currency, monthly before yearly."""
+    return pricing_catalog(currency=currency).rows
 
 
 def pricing_forget(**kwargs: object) -> None:
-    """post_save / post_delete of Plan and Price: the next page reads the catalog again."""
-    cache.delete_many([f"pricing-table:{currency}" for currency in Currency.values])
+    """post_save / post_delete of Plan and Price: the next page reads the catalog again, and
+    the HTML cached from the old reading is no longer named by any page."""
+    cache.delete_many([f"pricing-catalog:{currency}" for currency in Currency.values])
 
 
 def _pricing_table(currency: str) -> list[PricingRow]:
-    plans = list(Plan.objects.filter(is_active=True).order_by("rank"))
+    plans = {plan.pk: plan for plan in Plan.objects.filter(is_active=True).order_by("rank")}
     prices = Price.objects.filter(plan__in=plans, currency=currency, is_active=True)
     by_plan: dict[int, list[Price]] = {}
     for price in sorted(prices, key=lambda p: p.interval != "month"):
+        price.plan = plans[price.plan_id]  # kept with the table: no read of its plan later
         by_plan.setdefault(price.plan_id, []).append(price)
-    return [PricingRow(plan, by_plan[plan.pk]) for plan in plans if plan.pk in by_plan]
+    return [PricingRow(plan, by_plan[pk]) for pk, plan in plans.items() if pk in by_plan]
+
+
+def plan_change_options(rows: list[PricingRow], *, subscription: Subscription) -> list[Price]:
+    """The other offered plans and intervals of the subscription's currency, taken from its
+    pricing table (`rows`) so a page reads the prices once; by rank, monthly before yearly."""
+    return [
+        price
+        for row in rows
+        for price in row.prices
+        if price.currency == subscription.currency and price.pk != subscription.price_id
+    ]
 
 
 def subscription_current(*, user: User) -> Subscription | None:
     """The customer's live subscription, else the most recent one (ended, expired)."""
     base = Subscription.objects.filter(user=user).select_related("plan", "price", "price__plan")
-    return base.filter(status__in=LIVE_STATUSES).first() or base.order_by("-created_at").first()
+    subscription = (
+        base.filter(status__in=LIVE_STATUSES).first() or base.order_by("-created_at").first()
+    )
+    if subscription is not None:
+        subscription.user = user  # the customer already read: not read again through it
+    return subscription
+
+
+def reply_hours_current(*, user: User) -> int | None:
+    """The support reply target of subscription_current's plan, read alone (the support
+    pages need nothing else of it); None without a subscription."""
+    base = Subscription.objects.filter(user=user).values_list(
+        "plan__support_reply_hours", flat=True
+    )
+    hours = base.filter(status__in=LIVE_STATUSES).first()
+    return hours if hours is not None else base.order_by("-created_at").first()
 
 
 def billing_account(*, user: User) -> BillingAccount | None:
-    return BillingAccount.objects.filter(user=user).first()
+    billing = BillingAccount.objects.filter(user=user).first()
+    if billing is not None:
+        billing.user = user
+    return billing
 
 
 def invoice_for_user(*, user: User, number: str) -> Invoice | None:
@@ -148,7 +195,9 @@ class NextCharge:
     card_last4: str
 
 
-def next_charge(subscription: Subscription | None) -> NextCharge | None:
+def next_charge(
+    subscription: Subscription | None, *, billing: BillingAccount | None
+) -> NextCharge | None:
     """When the next charge falls, what it takes and from what: the amounts come from
     period_amounts, which the renewal's and the trial's first invoice are billed with, so
     the page says what the card will be charged. None when there is nothing to state (no
@@ -181,7 +230,6 @@ def next_charge(subscription: Subscription | None) -> NextCharge | None:
         return None  # a trial without a plan chosen: nothing will be charged
     user = subscription.user
     total, from_credit, by_card = period_amounts(subscription, price, user)
-    billing = billing_account(user=user)
     has_card = billing is not None and billing.has_card
     return NextCharge(
         at=at,

@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from accounts.models import User
 from portal.locks import lock
 from subscriptions import emails
-from subscriptions.selectors import subscription_current
+from subscriptions.selectors import reply_hours_current
 from subscriptions.services.auditing import audit
 from support.attachments import CheckedFile
 from support.models import Attachment, InternalNote, Message, Ticket, TicketStatus
@@ -28,10 +28,8 @@ def _default_reply_hours() -> int:
 
 def ticket_reply_hours(*, user: User) -> int:
     """The reply target of the customer's live (else most recent) plan (001: 24 h on Premium)."""
-    subscription = subscription_current(user=user)
-    if subscription is None:
-        return _default_reply_hours()
-    return int(subscription.plan.support_reply_hours)
+    hours = reply_hours_current(user=user)
+    return _default_reply_hours() if hours is None else int(hours)
 
 
 def _attachments_save(message: Message, files: Sequence[CheckedFile]) -> None:

@@ -62,23 +62,41 @@ class CancellationQuote:
     guarantee_parts: tuple[tuple[Invoice, int], ...] = ()
 
 
-def cancellation_quote(*, subscription: Subscription, now: datetime) -> CancellationQuote:
+@dataclass(frozen=True)
+class CancellationEnd:
+    """When the service ends if cancelled now, and whether a commitment holds: what the
+    cancellation form states, before any refund is quoted on the summary."""
+
+    at: datetime
+    committed: bool
+
+
+def cancellation_end(*, subscription: Subscription, now: datetime) -> CancellationEnd:
     sub = subscription
-    none = policy.RefundQuote(amount=0, currency=sub.currency, rule="none", ends_at=None)
     if sub.status == SubscriptionStatus.TRIALING:
         # A trial is never billed once cancelled; it runs to its end, then its data is kept
         # for the export grace period.
-        ends = sub.trial_ends_at or now
-        return CancellationQuote(sub, ends, none, None, None, committed=False)
+        return CancellationEnd(sub.trial_ends_at or now, committed=False)
     if sub.price is None or sub.current_period_start is None or sub.current_period_end is None:
-        return CancellationQuote(sub, now, none, None, None, committed=False)
+        return CancellationEnd(now, committed=False)
     terms = price_terms(sub.price)
-    ends_at = policy.cancellation_date(
+    at = policy.cancellation_date(
         terms,
         period_start=sub.current_period_start,
         period_end=sub.current_period_end,
         now=now,
     )
+    return CancellationEnd(at, committed=terms.commitment_months > 0)
+
+
+def cancellation_quote(*, subscription: Subscription, now: datetime) -> CancellationQuote:
+    sub = subscription
+    none = policy.RefundQuote(amount=0, currency=sub.currency, rule="none", ends_at=None)
+    end = cancellation_end(subscription=sub, now=now)
+    if sub.status == SubscriptionStatus.TRIALING or sub.price is None:
+        return CancellationQuote(sub, end.at, none, None, None, committed=end.committed)
+    if sub.current_period_start is None or sub.current_period_end is None:
+        return CancellationQuote(sub, end.at, none, None, None, committed=end.committed)
     invoice = latest_payment(sub)
     refund, guarantee = none, None
     refund_parts: tuple[tuple[Invoice, int], ...] = ()
@@ -95,11 +113,11 @@ def cancellation_quote(*, subscription: Subscription, now: datetime) -> Cancella
             refund_parts = plain.parts or ((invoice, plain.quote.amount),)
     return CancellationQuote(
         sub,
-        ends_at,
+        end.at,
         refund,
         guarantee,
         invoice,
-        committed=terms.commitment_months > 0,
+        committed=end.committed,
         refund_parts=refund_parts,
         guarantee_parts=guarantee_parts,
     )

@@ -1,4 +1,6 @@
+import datetime as dt
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
@@ -28,8 +30,13 @@ def day(moment: datetime | None) -> str:
     """A long date in the active time zone and language: "22 novembre 2026"."""
     if moment is None:
         return ""
-    local = timezone.localtime(moment)
-    return str(format_date(local.date(), "long", locale=_locale()))
+    return _long_date(timezone.localtime(moment).date(), translation.get_language() or "fr")
+
+
+@lru_cache(maxsize=4096)
+def _long_date(date: dt.date, language: str) -> str:
+    """Kept per process: a list shows the same few dates on many rows."""
+    return str(format_date(date, "long", locale=money_module.locale(language)))
 
 
 @register.filter

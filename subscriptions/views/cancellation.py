@@ -17,6 +17,7 @@ from subscriptions.policy import RefundBreakdown
 from subscriptions.services.cancellation import (
     CancellationQuote,
     cancellation_confirm,
+    cancellation_end,
     cancellation_quote,
     cancellation_undo,
     refund_to_charge_back,
@@ -50,6 +51,11 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     else:
         reason = request.session.get(REASON_KEY, "") if summary else ""
     now = timezone.now()
+    if not summary and subscription.cancel_at is None:
+        # Click 1 states the end of the service only: the refunds are quoted on the summary.
+        end = cancellation_end(subscription=subscription, now=now)
+        context = {"subscription": subscription, "end": end, "reason": reason}
+        return TemplateResponse(request, "subscriptions/cancel_form.html", context)
     quote = cancellation_quote(subscription=subscription, now=now)
     context = {
         "subscription": subscription,
@@ -67,8 +73,6 @@ def cancel(request: AuthenticatedHttpRequest) -> HttpResponse:
     }
     if subscription.cancel_at is not None:
         return TemplateResponse(request, "subscriptions/cancel_pending.html", context)
-    if not summary:
-        return TemplateResponse(request, "subscriptions/cancel_form.html", context)
     context["language_next"] = f"{reverse('subscriptions:cancel')}?step={SUMMARY_STEP}"
     return TemplateResponse(request, "subscriptions/cancel_summary.html", context)
 

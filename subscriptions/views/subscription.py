@@ -7,7 +7,6 @@ from accounts.http import AuthenticatedHttpRequest
 from subscriptions import selectors
 from subscriptions.models import Currency, SubscriptionStatus
 from subscriptions.services.cancellation import refund_to_charge_back
-from subscriptions.services.plan_changes import plan_change_options
 from subscriptions.views.common import currency_locked, visitor_currency
 
 
@@ -17,16 +16,19 @@ def subscription_detail(request: AuthenticatedHttpRequest) -> TemplateResponse:
     now = timezone.now()
     locked = currency_locked(subscription)
     currency = subscription.currency if subscription and locked else visitor_currency(request)
+    billing = selectors.billing_account(user=user)
+    rows = selectors.pricing_table(currency=currency)
     context = {
         "subscription": subscription,
-        "billing": selectors.billing_account(user=user),
-        "next_charge": selectors.next_charge(subscription),
+        "billing": billing,
+        "next_charge": selectors.next_charge(subscription, billing=billing),
         "days_left": selectors.trial_days_left(subscription, now=now) if subscription else 0,
-        "rows": selectors.pricing_table(currency=currency),
+        "rows": rows,
         "currency": currency,
         "currencies": [] if locked else Currency.values,
         "open_invoices": list(selectors.invoices_open(user=user)),
-        "change_options": plan_change_options(subscription=subscription)
+        # Active: the currency is locked, so `rows` is the subscription's currency.
+        "change_options": selectors.plan_change_options(rows, subscription=subscription)
         if subscription is not None
         and subscription.status == SubscriptionStatus.ACTIVE
         and subscription.cancel_at is None
