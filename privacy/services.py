@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.core.files import File
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
@@ -322,6 +323,9 @@ def _erase(user: User, *, stripe_ids: list[str]) -> tuple[str, ...]:
     TermsAcceptance.objects.filter(user=user).delete()
     _mfa_delete(user)
     _sessions_delete(user)
+    # The HTML of list rows kept in memory: this process's now, the others' within their
+    # 10 minutes (settings.CACHES["rows"]).
+    caches["rows"].clear()
     _accounting_exports_delete()
     BillingAccount.objects.filter(user=user).update(
         stripe_customer_id="",

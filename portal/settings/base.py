@@ -102,7 +102,19 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://portal")}
+CACHES = {
+    "default": env.cache("CACHE_URL", default="locmemcache://portal"),
+    # The HTML of one row of a customer's list, kept in each web process's memory under all
+    # the row shows (the portal library's row_key): a row whose data changed has a new key,
+    # so no row is ever stale, and a deploy starts new processes. Kept 10 minutes at most,
+    # so an erased customer's rows leave memory soon after their data (issue 18).
+    "rows": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "rows",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    },
+}
 
 # Sessions are read from the cache (Redis in production, CACHE_URL; the process's memory in the
 # embedded default, where only the web process reads them), written through to the database.

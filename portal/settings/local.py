@@ -12,6 +12,9 @@ from portal.settings.base import *  # noqa: F403
 from portal.settings.base import VAR_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
+if DEBUG:
+    # Templates are read again at each request while developing: rows are rendered afresh.
+    CACHES["rows"] = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}  # noqa: F405
 
 # A fresh clone has no var/: create what the embedded default keeps there.
 CELERY_DIR = VAR_DIR / "celery"
