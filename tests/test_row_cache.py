@@ -10,7 +10,10 @@ from django.core.cache import caches
 
 from subscriptions.models import Invoice, InvoiceStatus
 from support.models import Category, Ticket, TicketStatus
-from tests.test_pagination import _invoices, subscription  # noqa: F401 - the fixture
+from tests.test_pagination import _invoices
+from tests.test_pagination import subscription as _subscription
+
+subscription = _subscription  # the fixture, shared with the pagination tests
 
 # 23:30 UTC: the next day in Paris, the same day in New York.
 LATE = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
@@ -37,7 +40,7 @@ def _ticket(customer, **fields):
 
 def _without_token(response):
     """The page less its CSRF token, which is new at each request."""
-    return re.sub(r'(value|X-CSRFToken": )="?[A-Za-z0-9]{64}', "TOKEN", response.content.decode())
+    return re.sub(r"\b[A-Za-z0-9]{64}\b", "TOKEN", response.content.decode())
 
 
 def _row(html, marker):
@@ -58,33 +61,41 @@ def test_a_ticket_row_follows_its_status_language_and_time_zone(customer_client,
     assert "reply expected" not in row
 
     row = _row(customer_client.get("/fr/account/support/").content.decode(), marker)
-    assert "Fermé" in row or "fermé" in row.lower()
+    assert "Fermé" in row
     assert "Closed" not in row
 
     customer.time_zone = "Europe/Paris"
     customer.save(update_fields=["time_zone"])
-    assert "11 March 2026" in _row(customer_client.get("/en/account/support/").content.decode(), marker)
+    assert "March 11, 2026" in _row(
+        customer_client.get("/en/account/support/").content.decode(), marker
+    )
     customer.time_zone = "America/New_York"
     customer.save(update_fields=["time_zone"])
-    assert "10 March 2026" in _row(customer_client.get("/en/account/support/").content.decode(), marker)
+    assert "March 10, 2026" in _row(
+        customer_client.get("/en/account/support/").content.decode(), marker
+    )
 
 
 def test_an_invoice_row_shows_a_refund_made_after_it_was_first_shown(
-    customer_client, subscription  # noqa: F811 - the fixture
+    customer_client,
+    subscription,
 ):
     [invoice] = _invoices(subscription, 1)
     marker = f'id="invoice-{invoice.number}"'
-    assert "refunded" not in _row(customer_client.get("/en/account/invoices/").content.decode(), marker)
-    # Written as the refund path writes it: one UPDATE, no save() and no signal.
-    Invoice.objects.filter(pk=invoice.pk).update(
-        amount_refunded=1960, status=InvoiceStatus.PAID
+    assert "refunded" not in _row(
+        customer_client.get("/en/account/invoices/").content.decode(), marker
     )
+    # Written as the refund path writes it: one UPDATE, no save() and no signal.
+    Invoice.objects.filter(pk=invoice.pk).update(amount_refunded=1960, status=InvoiceStatus.PAID)
     row = _row(customer_client.get("/en/account/invoices/").content.decode(), marker)
     assert "€19.60 refunded" in row
 
 
 def test_the_cached_page_is_the_page_rendered_afresh(
-    customer_client, customer, subscription, settings  # noqa: F811 - the fixture
+    customer_client,
+    customer,
+    subscription,
+    settings,
 ):
     _invoices(subscription, 12)
     for n in range(12):
