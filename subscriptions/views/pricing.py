@@ -16,10 +16,13 @@ def pricing(request: HttpRequest) -> HttpResponse:
     currency = visitor_currency(request)
     table = selectors.pricing_catalog(currency=currency)
     language = translation.get_language() or "fr"
-    if set(request.GET) - {"currency"}:
-        return _pricing_page(request, currency, table, {})
+    offered = set(Currency.values)
+    chosen = request.GET.getlist("currency")
+    if set(request.GET) - {"currency"} or len(chosen) > 1 or not set(chosen) <= offered:
+        return _pricing_page(request, currency, table, {})  # not one of the few cached pages
     # The same page for every visitor not signed in, per catalog reading, currency and path
-    # (the path names the language and the currency asked for).
+    # (the path names the language and the currency asked for, if one of those offered: a
+    # visitor cannot fill the cache with pages of their own making).
     key = f"pricing-page:{table.version}:{currency}:{language}:{request.get_full_path()}"
     return pagecache.for_visitors(
         request,

@@ -4,6 +4,7 @@ in the admin (issue 18); sessions are read from the cache too."""
 import re
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -88,3 +89,13 @@ def test_a_message_waiting_or_a_customer_signed_in_gets_the_page_rendered_for_th
     html = client.get("/en/").content.decode()
     assert "You have signed out." in html
     assert "You have signed out." not in client.get("/en/").content.decode()
+
+
+def test_only_the_offered_currencies_have_a_cached_page(client, catalog):
+    """A query of the visitor's making is answered, but not kept: the cache holds a few
+    pages per language, whatever is asked."""
+    for query in ("?currency=XYZ", "?currency=usd", "?currency=EUR&currency=GBP", "?utm=1"):
+        assert client.get(f"/en/{query}").status_code == 200
+    client.get("/en/?currency=GBP")
+    kept = [key for key in cache._cache if "pricing-page" in key]  # locmem in the tests
+    assert len(kept) == 1
